@@ -1,0 +1,70 @@
+"""All settings, typed. Environment: prefix `CATALENS_`, nesting with `__`
+(e.g. `CATALENS_DETECTOR__CONFIDENCE=0.4`, `CATALENS_CAPTIONER__API_KEY=...`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from catalens.paths import default_data_dir, shared_path
+
+Device = Literal["cpu", "cuda"]
+
+
+def default_detector_model() -> str:
+    found = shared_path("models", "yolov8n-coco", "yolov8n_int8.tflite")
+    return str(found) if found else "yolov8n_int8.tflite"
+
+
+class CropSettings(BaseModel):
+    padding: float = Field(0.1, ge=0.0, le=1.0, description="padding as a share of box size")
+    min_size: int = Field(32, ge=1, description="crops with a side below this many pixels drop")
+    max_aspect: float = Field(5.0, ge=1.0, description="crops thinner than 1:max_aspect drop")
+    keep_whole_image: bool = Field(True, description="also index the whole image (kind `image`)")
+
+
+class DetectorSettings(BaseModel):
+    model: str = Field(default_factory=default_detector_model, description="weights path")
+    preset: Literal["coco7", "fashion", "all"] = "coco7"
+    classes: list[str] | None = Field(None, description="overrides the preset's class list")
+    confidence: float = Field(0.25, ge=0.0, le=1.0)
+    iou: float = Field(0.5, ge=0.0, le=1.0)
+    imgsz: int = 640
+    batch_size: int = Field(16, ge=1)
+    device: Device = "cpu"
+    crop: CropSettings = CropSettings()
+
+
+class EmbedderSettings(BaseModel):
+    backend: Literal["aligned", "open_clip"] = "aligned"
+    model: str = Field("", description="aligned: artifact dir; open_clip: model name")
+    pretrained: str | None = Field("openai", description="open_clip pretrained tag")
+    cache_dir: Path | None = Field(None, description="open_clip weights cache (offline)")
+    batch_size: int = Field(32, ge=1)
+    device: Device = "cpu"
+
+
+class CaptionerSettings(BaseModel):
+    backend: Literal["auto", "openai", "offline"] = "auto"
+    model: str = "gpt-4o"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = 30.0
+    max_concurrency: int = Field(4, ge=1)
+    max_retries: int = Field(5, ge=0)
+    spend_cap_usd: float = Field(5.0, ge=0.0)
+    cache_dir: Path | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CATALENS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    detector: DetectorSettings = DetectorSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    captioner: CaptionerSettings = CaptionerSettings()
