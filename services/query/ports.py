@@ -1,0 +1,93 @@
+"""What the query service needs from the catalog. The Litestar app only translates HTTP to these
+calls; the embedded bootstrap and the streaming bootstrap each provide an implementation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+ObjectKindFilter = Literal["object", "image", "any"]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    labels: tuple[str, ...] = ()
+    kind: ObjectKindFilter = "any"
+    attributes: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    min_score: float | None = None
+
+
+@dataclass(frozen=True)
+class ObjectView:
+    object_id: str
+    image_id: str
+    kind: Literal["object", "image"]
+    label: str
+    detector_score: float
+    box: tuple[int, int, int, int]
+    caption: str | None = None
+    attributes: dict[str, object] = field(default_factory=dict)
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    score: float
+    object: ObjectView
+
+
+@dataclass(frozen=True)
+class ImageView:
+    image_id: str
+    width: int
+    height: int
+    source: str | None
+    objects: tuple[ObjectView, ...]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    image_id: str
+    objects: int
+    duplicate: bool
+
+
+class Catalog(Protocol):
+    async def search_text(
+        self, text: str, filters: SearchFilters, limit: int, offset: int
+    ) -> list[SearchHit]: ...
+
+    async def search_image(
+        self, data: bytes, filters: SearchFilters, limit: int, offset: int
+    ) -> list[SearchHit]: ...
+
+    async def similar(
+        self, object_id: str, filters: SearchFilters, limit: int, offset: int
+    ) -> list[SearchHit]: ...
+
+    async def get_object(self, object_id: str) -> ObjectView | None: ...
+
+    async def get_image(self, image_id: str) -> ImageView | None: ...
+
+    async def crop_bytes(self, object_id: str) -> bytes | None:
+        """JPEG of the object's crop (the whole image for kind `image`)."""
+        ...
+
+    async def image_bytes(self, image_id: str) -> bytes | None: ...
+
+    async def ingest(self, filename: str, data: bytes, source: str | None) -> IngestResult:
+        """Accept an upload; raises catalens.errors.ImageError for bad input."""
+        ...
+
+    async def delete_image(self, image_id: str) -> bool: ...
+
+    async def recent(self, limit: int) -> list[ObjectView]:
+        """Newest indexed objects first (the UI's live feed)."""
+        ...
+
+    async def labels(self) -> list[str]: ...
+
+    async def ready(self) -> dict[str, bool]:
+        """Readiness of each dependency (index, store, models)."""
+        ...
