@@ -59,6 +59,27 @@ class CaptionerSettings(BaseModel):
     cache_dir: Path | None = None
 
 
+class CorsSettings(BaseModel):
+    allow_origins: list[str] = Field(default_factory=list, description="empty: CORS off")
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST", "DELETE"])
+    allow_headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+
+
+class QuerySettings(BaseModel):
+    """The Litestar query service. `write_token` None means open writes: local demo mode only."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    write_token: SecretStr | None = Field(
+        None, description="Bearer token for POST/DELETE /api/images; None = open (local demo)"
+    )
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(40_000_000, ge=1)
+    max_limit: int = Field(200, ge=1, description="largest page a search may ask for")
+    feed_poll_s: float = Field(1.0, gt=0.0, description="live feed polls catalog.recent this often")
+    cors: CorsSettings = CorsSettings()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CATALENS_", env_nested_delimiter="__", extra="ignore"
@@ -68,3 +89,4 @@ class Settings(BaseSettings):
     detector: DetectorSettings = DetectorSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     captioner: CaptionerSettings = CaptionerSettings()
+    query: QuerySettings = QuerySettings()
