@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Make sure the project's Python environment exists and is current, then print its path.
+# The environment lives OUTSIDE the clone (~/.cache/catalens/venv-<hash of pyproject.toml>)
+# so a fresh clone, and CI, reuse the ~3 GB of torch/ultralytics wheels instead of
+# reinstalling them. Only the editable link to this clone is refreshed on each call.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${CATALENS_CACHE_DIR:-$HOME/.cache/catalens}"
+key="$(sha256sum "$repo/pyproject.toml" | cut -c1-16)"
+venv="$cache/venv-$key"
+mkdir -p "$cache"
+log() { echo "[env] $*" >&2; }
+
+if ! command -v uv >/dev/null 2>&1; then
+  log "installing uv (the package installer) with pip"
+  python3 -m pip install --quiet --user uv >&2 || python3 -m pip install --quiet uv >&2
+  export PATH="$HOME/.local/bin:$PATH"
+fi
+export UV_CACHE_DIR="${UV_CACHE_DIR:-$cache/uv}"
+
+if [ ! -f "$venv/.complete" ]; then
+  log "creating $venv (first run downloads torch & co., a few minutes)"
+  rm -rf "$venv"
+  uv venv --quiet --python 3.11 "$venv" >&2 || uv venv --quiet "$venv" >&2
+  # install dependencies only; the project itself is linked below
+  VIRTUAL_ENV="$venv" uv pip install --quiet -r "$repo/pyproject.toml" --all-extras >&2
+  touch "$venv/.complete"
+fi
+# point the environment at THIS clone (cheap; a reused venv may have linked another one)
+VIRTUAL_ENV="$venv" uv pip install --quiet --no-deps -e "$repo" >&2
+echo "$venv"

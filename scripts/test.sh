@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run the whole test suite: unit, contract, integration (real servers the tests start
+# themselves on 127.0.0.1) and end-to-end browser tests.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$("$repo/scripts/env.sh")"
+if [ ! -x /usr/bin/chromium ]; then
+  echo "[test] installing Debian chromium for the browser tests" >&2
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >&2 \
+      || echo "[test] chromium could not be installed: browser tests will skip" >&2
+  else
+    echo "[test] not root: install chromium yourself to run the browser tests" >&2
+  fi
+fi
+cd "$repo"
+"$venv/bin/ruff" check catalens services schemas bench tests
+exec "$venv/bin/python" -m pytest "$@"
