@@ -80,6 +80,19 @@ class QuerySettings(BaseModel):
     cors: CorsSettings = CorsSettings()
 
 
+class PostgresSettings(BaseModel):
+    dsn: SecretStr | None = Field(
+        None, description="external server; when None the embedded one starts in data_dir/postgres"
+    )
+    port: int | None = Field(None, ge=1, le=65535, description="embedded: None picks a free port")
+    database: str = Field("catalens", pattern=r"^[a-z_][a-z0-9_]*$")
+    durable: bool = Field(True, description="embedded: False turns fsync off (tests only)")
+    run_as: str = Field("catalens", description="embedded, as root: the system user it runs as")
+    pool_min_size: int = Field(1, ge=0)
+    pool_max_size: int = Field(10, ge=1)
+    ef_search: int = Field(100, ge=1, le=1000, description="HNSW candidate list at query time")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CATALENS_", env_nested_delimiter="__", extra="ignore"
@@ -89,4 +102,5 @@ class Settings(BaseSettings):
     detector: DetectorSettings = DetectorSettings()
     embedder: EmbedderSettings = EmbedderSettings()
     captioner: CaptionerSettings = CaptionerSettings()
+    postgres: PostgresSettings = PostgresSettings()
     query: QuerySettings = QuerySettings()
