@@ -35,3 +35,19 @@ class Captioner(Protocol):
     name: str
 
     async def caption(self, crop: Crop) -> Caption: ...
+
+
+class ObjectStore(Protocol):
+    """Bytes by key: a local folder in embedded mode, a MinIO/S3 bucket on the real stack."""
+
+    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        """Store `data`; return the object's URI."""
+        ...
+
+    async def get(self, key: str) -> bytes:
+        """Raise KeyError when the key does not exist."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def exists(self, key: str) -> bool: ...

@@ -1,0 +1,66 @@
+"""ObjectStore over a MinIO/S3 bucket with the `minio` client (blocking calls run in threads)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from minio import Minio
+from minio.error import S3Error
+
+
+class MinioObjectStore:
+    def __init__(self, client: Minio, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    @classmethod
+    def connect(
+        cls, endpoint: str, access_key: str, secret_key: str, bucket: str, secure: bool = False
+    ) -> MinioObjectStore:
+        client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure)
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+        return cls(client, bucket)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        await asyncio.to_thread(
+            self.client.put_object,
+            self.bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+        )
+        return self.uri(key)
+
+    async def get(self, key: str) -> bytes:
+        def read() -> bytes:
+            response = self.client.get_object(self.bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+        try:
+            return await asyncio.to_thread(read)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchBucket"):
+                raise KeyError(key) from exc
+            raise
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.client.remove_object, self.bucket, key)
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await asyncio.to_thread(self.client.stat_object, self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchBucket"):
+                return False
+            raise
+        return True
