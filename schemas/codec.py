@@ -1,0 +1,106 @@
+"""`encode` / `decode`: messages to JSON bytes and back, dispatching on `type`."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, TypeVar, overload
+
+from pydantic import ValidationError
+
+from schemas.base import drop_unknown_fields
+from schemas.envelope import ENVELOPE_FIELDS, VERSION_PATTERN, Envelope, major_of, minor_of
+from schemas.errors import SchemaError, from_validation_error
+from schemas.events import EVENT_TYPES, Event
+
+E = TypeVar("E", bound=Envelope)
+
+
+def encode(message: Envelope) -> bytes:
+    """Compact UTF-8 JSON of a message (vectors as base64 strings)."""
+    return message.model_dump_json().encode("utf-8")
+
+
+@overload
+def decode(data: bytes | str, expected: None = None) -> Event: ...
+@overload
+def decode(data: bytes | str, expected: type[E]) -> E: ...
+@overload
+def decode(data: bytes | str, expected: tuple[type[Envelope], ...]) -> Event: ...
+
+
+def decode(
+    data: bytes | str, expected: type[Envelope] | tuple[type[Envelope], ...] | None = None
+) -> Envelope:
+    """The message in `data`; raises SchemaError naming the offending field.
+
+    `expected` restricts the accepted message types (a class or a tuple of classes).
+    """
+    raw = _json_object(data)
+    cls = _message_class(raw, expected)
+    missing = [name for name in ENVELOPE_FIELDS if name not in raw]
+    if missing:
+        raise SchemaError("missing envelope field", field=missing[0])
+    if _newer_minor(cls, raw["schema_version"]):
+        data = json.dumps(drop_unknown_fields(cls, raw))
+    try:
+        return cls.model_validate_json(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, title=str(raw["type"])) from None
+
+
+def _json_object(data: bytes | str) -> dict[str, Any]:
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SchemaError(f"message is not valid UTF-8 JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise SchemaError(f"message must be a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def _message_class(
+    raw: dict[str, Any], expected: type[Envelope] | tuple[type[Envelope], ...] | None
+) -> type[Envelope]:
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        raise SchemaError("missing or not a string", field="type")
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        raise SchemaError(
+            f"unknown message type {kind!r} (known: {', '.join(EVENT_TYPES)})", field="type"
+        )
+    allowed = expected if isinstance(expected, tuple) else (expected,) if expected else ()
+    if allowed and cls not in allowed:
+        names = ", ".join(type_name(c) for c in allowed)
+        raise SchemaError(f"expected {names}, got {kind}", field="type")
+    return cls
+
+
+def _newer_minor(cls: type[Envelope], version: Any) -> bool:
+    """Checks the version; True when it is a newer minor of the supported major."""
+    supported = cls.supported_version()
+    if not isinstance(version, str) or not re.fullmatch(VERSION_PATTERN, version):
+        raise SchemaError(f"expected MAJOR.MINOR, got {version!r}", field="schema_version")
+    if major_of(version) != major_of(supported):
+        raise SchemaError(
+            f"unsupported major version {version} of {type_name(cls)} "
+            f"(this reader supports {major_of(supported)}.x)",
+            field="schema_version",
+        )
+    return minor_of(version) > minor_of(supported)
+
+
+def type_name(cls: type[Envelope]) -> str:
+    """The `type` value of a message class, e.g. `objects.detected`."""
+    return str(cls.model_fields["type"].default)
+
+
+def partition_key(message: Envelope) -> bytes:
+    """Kafka key: the image id, or `bucket/key` for a delete that has none."""
+    image_id = getattr(message, "image_id", None)
+    if image_id:
+        return str(image_id).encode("utf-8")
+    bucket, key = getattr(message, "bucket", None), getattr(message, "key", None)
+    uri = getattr(message, "image_uri", None)
+    return (f"{bucket}/{key}" if bucket and key else str(uri)).encode("utf-8")

@@ -1,0 +1,38 @@
+"""Deterministic ids: the same input gives the same id on every run and every machine.
+
+Ids are the first 32 hex characters (128 bits) of a sha256, so every write keyed by them is an
+idempotent upsert. Fields are joined with NUL bytes so no two inputs can spell the same text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+from collections.abc import Sequence
+
+from catalens.domain import Box, ObjectKind
+
+ID_HEX_CHARS = 32
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:ID_HEX_CHARS]
+
+
+def image_id_from_bytes(data: bytes) -> str:
+    """Content id: sha256 of the bytes, first 32 hex characters."""
+    return hashlib.sha256(data).hexdigest()[:ID_HEX_CHARS]
+
+
+def image_id_from_object(bucket: str, key: str, etag: str) -> str:
+    """Id of one version of a stored object (S3 etags are compared without their quotes)."""
+    return _digest("s3", bucket, key, etag.strip('"'))
+
+
+def object_id(image_id: str, kind: ObjectKind, box: Box | Sequence[int], label: str) -> str:
+    """Id of one object in one image: stable for the same image id, kind, pixel box and label."""
+    coords = box.as_tuple() if isinstance(box, Box) else tuple(box)
+    if len(coords) != 4:
+        raise ValueError(f"box: expected 4 integers, got {coords!r}")
+    ints = [operator.index(c) for c in coords]  # numpy ints pass, floats raise TypeError
+    return _digest(image_id, kind, ",".join(map(str, ints)), label)
