@@ -1,0 +1,257 @@
+"""The catalog's metadata and vectors in Postgres + pgvector, over an asyncpg pool.
+
+Every write is an idempotent upsert keyed by id. Captions and vectors live in side tables keyed
+by object_id that reads join to `objects`, so they may arrive before or after their object (the
+object becomes visible, with whatever has arrived, the moment its row exists).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import asyncpg
+import numpy as np
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from catalens.domain import l2_normalise
+from services.indexer.pg_migrate import migrate
+from services.indexer.pg_search import search_sql
+from services.indexer.pg_vectors import ensure_vector_table, register_vector_codec
+from services.indexer.pg_views import OBJECT_COLUMNS, OBJECT_JOINS, ObjectRecord, object_view
+from services.query.ports import ImageView, ObjectView, SearchFilters, SearchHit
+
+Modality = Literal["image", "caption"]
+MAX_EF_SEARCH = 1000
+
+
+async def _connect_when_ready(dsn: str, wait_s: float) -> asyncpg.Connection:
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type((OSError, asyncpg.CannotConnectNowError)),
+        stop=stop_after_delay(wait_s),
+        wait=wait_exponential(multiplier=0.1, max=2.0),
+        reraise=True,
+    ):
+        with attempt:
+            return await asyncpg.connect(dsn)
+    raise AssertionError("unreachable")
+
+
+class PgStore:
+    def __init__(self, pool: asyncpg.Pool, ef_search: int = 100) -> None:
+        self._pool = pool
+        self._ef_search = ef_search
+        self._tables: dict[str, str] = {}
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        ef_search: int = 100,
+        wait_s: float = 30.0,
+    ) -> PgStore:
+        """Wait up to `wait_s` for the server, apply pending migrations, then open the pool
+        (each connection registers the `vector` codec)."""
+        conn = await _connect_when_ready(dsn, wait_s)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=register_vector_codec
+        )
+        return cls(pool, ef_search=ef_search)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # -- writes ---------------------------------------------------------------------------------
+    async def upsert_image(
+        self,
+        image_id: str,
+        uri: str,
+        width: int,
+        height: int,
+        source: str | None = None,
+        filename: str | None = None,
+    ) -> None:
+        await self._pool.execute(
+            "INSERT INTO images (image_id, uri, width, height, source, filename)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (image_id) DO UPDATE SET"
+            " uri = EXCLUDED.uri, width = EXCLUDED.width, height = EXCLUDED.height,"
+            " source = EXCLUDED.source, filename = EXCLUDED.filename",
+            image_id, uri, width, height, source, filename,
+        )  # fmt: skip
+
+    async def upsert_objects(self, image_id: str, objects: Sequence[ObjectRecord]) -> None:
+        """The image row must exist (upsert_image first)."""
+        rows = [
+            (o.object_id, image_id, o.kind, o.label, o.score, list(o.box), o.crop_uri, o.detector)
+            for o in objects
+        ]
+        await self._pool.executemany(
+            "INSERT INTO objects (object_id, image_id, kind, label, score, box, crop_uri, detector)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (object_id) DO UPDATE SET"
+            " image_id = EXCLUDED.image_id, kind = EXCLUDED.kind, label = EXCLUDED.label,"
+            " score = EXCLUDED.score, box = EXCLUDED.box, crop_uri = EXCLUDED.crop_uri,"
+            " detector = EXCLUDED.detector",
+            rows,
+        )
+
+    async def merge_caption(
+        self, object_id: str, caption: str, attributes: Mapping[str, Any], captioner: str
+    ) -> None:
+        """Attach a caption; the object row may not exist yet (it joins when it arrives)."""
+        await self._pool.execute(
+            "INSERT INTO captions (object_id, caption, attributes, captioner)"
+            " VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (object_id) DO UPDATE SET"
+            " caption = EXCLUDED.caption, attributes = EXCLUDED.attributes,"
+            " captioner = EXCLUDED.captioner, updated_at = now()",
+            object_id, caption, json.dumps(dict(attributes)), captioner,
+        )  # fmt: skip
+
+    async def ensure_vector_table(self, model_key: str, dim: int) -> str:
+        async with self._pool.acquire() as conn:
+            table = await ensure_vector_table(conn, model_key, dim)
+        self._tables[model_key] = table
+        return table
+
+    async def upsert_vectors(
+        self,
+        model_key: str,
+        object_ids: Sequence[str],
+        modality: Modality,
+        vectors: np.ndarray,
+    ) -> None:
+        """(n, dim) vectors for n objects; the model's table is created on first use."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(object_ids):
+            raise ValueError(f"need ({len(object_ids)}, dim) vectors, got {vectors.shape}")
+        table = self._tables.get(model_key) or await self.ensure_vector_table(
+            model_key, vectors.shape[1]
+        )
+        rows = [(i, modality, v) for i, v in zip(object_ids, l2_normalise(vectors), strict=True)]
+        await self._pool.executemany(
+            f"INSERT INTO {table} (object_id, modality, embedding) VALUES ($1, $2, $3)"
+            " ON CONFLICT (object_id, modality) DO UPDATE SET"
+            " embedding = EXCLUDED.embedding, updated_at = now()",
+            rows,
+        )
+
+    async def delete_image(self, image_id: str) -> list[str]:
+        """Remove the image, its objects, captions and vectors; returns the object ids."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            ids = [
+                r["object_id"]
+                for r in await conn.fetch(
+                    "DELETE FROM objects WHERE image_id = $1 RETURNING object_id", image_id
+                )
+            ]
+            await conn.execute("DELETE FROM captions WHERE object_id = ANY($1::text[])", ids)
+            for table in await conn.fetch("SELECT table_name FROM vector_models"):
+                await conn.execute(
+                    f"DELETE FROM {table['table_name']} WHERE object_id = ANY($1::text[])", ids
+                )
+            await conn.execute("DELETE FROM images WHERE image_id = $1", image_id)
+        return ids
+
+    # -- reads ----------------------------------------------------------------------------------
+    async def search(
+        self,
+        model_key: str,
+        vector: np.ndarray,
+        k: int,
+        filters: SearchFilters | None = None,
+        offset: int = 0,
+        modality: Modality = "image",
+    ) -> list[SearchHit]:
+        """Nearest objects by cosine similarity; [] when nothing was indexed with the model."""
+        table = await self._table(model_key)
+        if table is None or k <= 0:
+            return []
+        query = l2_normalise(np.asarray(vector, dtype=np.float32).reshape(-1))
+        sql, args = search_sql(table, filters or SearchFilters(), k, offset, modality, query)
+        ef_search = min(MAX_EF_SEARCH, max(self._ef_search, offset + k))
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"SET LOCAL hnsw.ef_search = {ef_search};"
+                " SET LOCAL hnsw.iterative_scan = relaxed_order"
+            )
+            rows = await conn.fetch(sql, *args)
+        return [SearchHit(score=float(r["similarity"]), object=object_view(r)) for r in rows]
+
+    async def get_object(self, object_id: str) -> ObjectView | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS} WHERE o.object_id = $1",
+            object_id,
+        )
+        return object_view(row) if row else None
+
+    async def get_image(self, image_id: str) -> ImageView | None:
+        image = await self._pool.fetchrow(
+            "SELECT image_id, width, height, source FROM images WHERE image_id = $1", image_id
+        )
+        if image is None:
+            return None
+        rows = await self._pool.fetch(
+            f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS}"
+            " WHERE o.image_id = $1 ORDER BY o.kind DESC, o.score DESC, o.object_id",
+            image_id,
+        )
+        return ImageView(
+            image_id=image["image_id"],
+            width=image["width"],
+            height=image["height"],
+            source=image["source"],
+            objects=tuple(object_view(r) for r in rows),
+        )
+
+    async def recent(self, limit: int) -> list[ObjectView]:
+        rows = await self._pool.fetch(
+            f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS}"
+            " ORDER BY o.indexed_at DESC, o.object_id LIMIT $1",
+            limit,
+        )
+        return [object_view(r) for r in rows]
+
+    async def labels(self) -> list[str]:
+        rows = await self._pool.fetch("SELECT DISTINCT label FROM objects ORDER BY label")
+        return [r["label"] for r in rows]
+
+    async def count_objects(self) -> int:
+        return int(await self._pool.fetchval("SELECT count(*) FROM objects"))
+
+    async def object_ids(self, model_key: str, modality: Modality | None = None) -> set[str]:
+        """Ids of the objects that have a vector from this model (of one modality if given)."""
+        table = await self._table(model_key)
+        if table is None:
+            return set()
+        rows = await self._pool.fetch(
+            f"SELECT DISTINCT object_id FROM {table} WHERE $1::text IS NULL OR modality = $1",
+            modality,
+        )
+        return {r["object_id"] for r in rows}
+
+    async def image_exists(self, image_id: str) -> bool:
+        found = await self._pool.fetchval("SELECT 1 FROM images WHERE image_id = $1", image_id)
+        return found is not None
+
+    async def ping(self) -> bool:
+        try:
+            return await self._pool.fetchval("SELECT 1") == 1
+        except (OSError, asyncpg.PostgresError):
+            return False
+
+    async def _table(self, model_key: str) -> str | None:
+        if model_key not in self._tables:
+            table = await self._pool.fetchval(
+                "SELECT table_name FROM vector_models WHERE model_key = $1", model_key
+            )
+            if table is None:
+                return None
+            self._tables[model_key] = table
+        return self._tables[model_key]

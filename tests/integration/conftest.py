@@ -1,0 +1,52 @@
+"""Real servers for integration tests: one embedded Postgres + pgvector per test session.
+
+`pg_dsn` is the session's server (database `catalens`); `fresh_pg_dsn` is an empty database of
+its own for one test, dropped afterwards. `CATALENS_TEST_PG_DSN` points both at an external
+server instead (its user must be allowed to create databases).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.indexer.pg_server import EmbeddedPostgres
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    external = os.environ.get("CATALENS_TEST_PG_DSN")
+    if external:
+        yield external
+        return
+    root = Path(tempfile.mkdtemp(prefix="catalens-pg-"))
+    server = EmbeddedPostgres(root / "postgres", durable=False)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _with_database(dsn: str, database: str) -> str:
+    base, _, query = dsn.partition("?")
+    return base.rsplit("/", 1)[0] + f"/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+async def fresh_pg_dsn(pg_dsn: str) -> AsyncIterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        yield _with_database(pg_dsn, name)
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await admin.close()
