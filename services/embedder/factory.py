@@ -1,0 +1,50 @@
+"""Build the configured `Embedder`: the trained aligned towers (default) or an open_clip model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from catalens.errors import ModelError
+from catalens.paths import default_data_dir
+from catalens.ports import Embedder
+from catalens.settings import EmbedderSettings
+
+TRAIN_HINT = "catalens train embedder --data ../shared/datasets/fashion-products"
+
+
+def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> Embedder:
+    """The embedder `settings.backend` names, loaded once; `ModelError` when it cannot load."""
+    if settings.backend == "open_clip":
+        from services.embedder.open_clip_backend import OpenClipEmbedder
+
+        return OpenClipEmbedder(
+            settings.model or "ViT-B-32",
+            settings.pretrained,
+            cache_dir=settings.cache_dir,
+            batch_size=settings.batch_size,
+            device=settings.device,
+        )
+    if settings.backend == "aligned":
+        path = Path(settings.model) if settings.model else latest_aligned_artifact(data_dir)
+        from services.embedder.aligned import AlignedEmbedder
+
+        return AlignedEmbedder.load(path, device=settings.device, batch_size=settings.batch_size)
+    raise ModelError(f"unknown embedder backend {settings.backend!r}; use 'aligned' or 'open_clip'")
+
+
+def latest_aligned_artifact(data_dir: Path | None = None) -> Path:
+    """`<data_dir>/models/aligned/latest`: a symlink, or a text file naming the version folder."""
+    root = (data_dir or default_data_dir()) / "models" / "aligned"
+    pointer = root / "latest"
+    target: Path | None = None
+    if pointer.is_symlink() or pointer.is_dir():
+        target = pointer.resolve()
+    elif pointer.is_file():
+        name = pointer.read_text().strip()
+        target = (root / name) if name else None
+    if target is None or not target.is_dir():
+        raise ModelError(
+            f"no trained aligned embedder under {root} (no usable `latest` pointer); "
+            f"train one with `{TRAIN_HINT}`, or set CATALENS_EMBEDDER__MODEL to an artifact folder"
+        )
+    return target
