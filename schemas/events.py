@@ -121,6 +121,12 @@ class ObjectsDetected(Envelope):
     height: int = Field(ge=1, description="image height in pixels")
     detector: ModelRef = Field(description="the detection model")
     objects: list[DetectedObject] = Field(description="objects found; may be empty")
+    source: str | None = Field(
+        default=None, max_length=255, description="who uploaded the image (from ImageUploaded)"
+    )
+    filename: str | None = Field(
+        default=None, max_length=1024, description="original file name (from ImageUploaded)"
+    )
 
     @model_validator(mode="after")
     def _boxes_inside_image(self) -> ObjectsDetected:
