@@ -11,7 +11,7 @@ from services.embedder.factory import build_embedder, latest_aligned_artifact
 
 def test_an_unknown_backend_is_a_model_error_naming_the_choices(tmp_path):
     settings = EmbedderSettings.model_construct(**{**EmbedderSettings().__dict__, "backend": "x"})
-    with pytest.raises(ModelError, match="unknown embedder backend 'x'.*aligned.*open_clip"):
+    with pytest.raises(ModelError, match=r"unknown embedder backend 'x'.*aligned.*open_clip"):
         build_embedder(settings, data_dir=tmp_path)
 
 
