@@ -1,0 +1,39 @@
+"""Add an image to the catalog. Guarded by the write token when set."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from services.query.auth import requires_write_token
+from services.query.deps import CatalogDep, SettingsDep
+from services.query.schemas import IngestRead, ingest_read
+from services.query.uploads import ImageUpload, read_image_upload
+
+
+class IngestController(Controller):
+    path = "/api/images"
+    tags = ("ingest",)
+    guards = (requires_write_token,)
+
+    @post(
+        "/",
+        summary="Add an image to the catalog",
+        description="Multipart `file` and optional `source`. 201 when new, 200 when already "
+        "indexed. Needs 'Authorization: Bearer <token>' when a write token is configured.",
+    )
+    async def ingest(
+        self,
+        catalog: CatalogDep,
+        settings: SettingsDep,
+        data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> Response[IngestRead]:
+        image = await read_image_upload(data.file, settings)
+        name = data.file.filename or "upload"
+        result = await catalog.ingest(name, image, (data.source or "").strip() or None)
+        status = HTTP_200_OK if result.duplicate else HTTP_201_CREATED
+        return Response(ingest_read(result), status_code=status)

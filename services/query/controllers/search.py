@@ -1,0 +1,59 @@
+"""Search by text or by an example image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+
+from services.query.deps import CatalogDep, FiltersDep, PageDep, SettingsDep
+from services.query.schemas import SearchPage, search_page
+from services.query.uploads import read_image_upload
+
+
+@dataclass
+class ImageQuery:
+    file: UploadFile
+
+
+class SearchController(Controller):
+    path = "/api/search"
+    tags = ("search",)
+
+    @get(
+        "/text",
+        summary="Search objects by text",
+        description="Filters: label (repeatable), "
+        "kind, min_score, source, and attr.<name>=<value> for captioned attributes.",
+    )
+    async def search_text(
+        self,
+        catalog: CatalogDep,
+        filters: FiltersDep,
+        page: PageDep,
+        q: Annotated[str, Parameter(description="what to look for", min_length=1, max_length=500)],
+    ) -> SearchPage:
+        hits = await catalog.search_text(q.strip(), filters, page.limit, page.offset)
+        return search_page(hits, page.limit, page.offset)
+
+    @post(
+        "/image",
+        summary="Search objects by an example image",
+        status_code=200,
+        description="Multipart `file`; the same filters as text search, as query parameters.",
+    )
+    async def search_image(
+        self,
+        catalog: CatalogDep,
+        filters: FiltersDep,
+        page: PageDep,
+        settings: SettingsDep,
+        data: Annotated[ImageQuery, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> SearchPage:
+        image = await read_image_upload(data.file, settings)
+        hits = await catalog.search_image(image, filters, page.limit, page.offset)
+        return search_page(hits, page.limit, page.offset)

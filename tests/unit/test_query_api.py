@@ -1,0 +1,265 @@
+"""The query service over an in-memory catalog: HTTP in, Catalog calls out, clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar.testing import AsyncTestClient
+from PIL import Image
+from pydantic import SecretStr
+
+from catalens.imaging import encode_jpeg
+from catalens.settings import QuerySettings
+from services.query.app import create_app
+from services.query.feed import new_objects
+from services.query.ports import SearchFilters
+from tests.fakes.catalog import FakeCatalog
+from tests.fakes.pictures import CATALOG_SCENES, product_scene, seeded_catalog
+
+TOKEN = "s3cret-token"
+
+
+def photo(colour: tuple[int, int, int] = (200, 40, 45), size: tuple[int, int] = (64, 48)) -> bytes:
+    return encode_jpeg(Image.new("RGB", size, colour))
+
+
+@pytest.fixture
+def catalog() -> FakeCatalog:
+    return seeded_catalog()
+
+
+@contextlib.asynccontextmanager
+async def client_for(catalog: FakeCatalog, **settings: object) -> AsyncIterator[AsyncTestClient]:
+    app = create_app(lambda: contextlib.nullcontext(catalog), QuerySettings(**settings))
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@pytest.fixture
+async def client(catalog: FakeCatalog) -> AsyncIterator[AsyncTestClient]:
+    async with client_for(catalog) as client:
+        yield client
+
+
+async def test_the_catalog_is_opened_in_the_lifespan_not_when_the_app_is_built() -> None:
+    opened: list[FakeCatalog] = []
+
+    @contextlib.asynccontextmanager
+    async def factory() -> AsyncIterator[FakeCatalog]:
+        opened.append(FakeCatalog())
+        yield opened[-1]
+
+    app = create_app(factory, QuerySettings())
+    assert opened == []
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/ready")).status_code == 200
+    assert len(opened) == 1
+
+
+async def test_text_search_returns_ranked_hits_with_urls(client: AsyncTestClient) -> None:
+    response = await client.get("/api/search/text", params={"q": "red handbag", "limit": 3})
+    assert response.status_code == 200
+    page = response.json()
+    top = page["hits"][0]
+    assert (top["label"], top["attributes"]["colours"]) == ("handbag", ["red"])
+    assert [h["score"] for h in page["hits"]] == sorted(
+        (h["score"] for h in page["hits"]), reverse=True
+    )
+    oid, iid = top["object_id"], top["image_id"]
+    assert top["crop_url"] == f"/api/objects/{oid}/crop.jpg"
+    assert top["image_url"] == f"/api/images/{iid}/image.jpg"
+    assert top["boxes_url"].startswith(f"/api/images/{iid}/boxes.jpg")
+    for url in (top["crop_url"], top["image_url"], top["boxes_url"]):
+        picture = await client.get(url)
+        assert (picture.status_code, picture.headers["content-type"]) == (200, "image/jpeg")
+        assert picture.content.startswith(b"\xff\xd8")
+
+
+async def test_filters_and_paging_are_passed_to_the_catalog(
+    client: AsyncTestClient, catalog: FakeCatalog
+) -> None:
+    params = [
+        ("q", "cup"),
+        ("label", "cup"),
+        ("label", "bottle"),
+        ("kind", "object"),
+        ("min_score", "0.1"),
+        ("attr.colour", "red"),
+        ("limit", "5"),
+        ("offset", "2"),
+        ("source", "shop-1"),
+    ]
+    assert (await client.get("/api/search/text", params=params)).status_code == 200
+    name, call = catalog.calls[-1]
+    assert name == "search_text"
+    assert call == {
+        "text": "cup",
+        "limit": 5,
+        "offset": 2,
+        "filters": SearchFilters(
+            labels=("cup", "bottle"),
+            kind="object",
+            attributes={"colour": "red"},
+            source="shop-1",
+            min_score=0.1,
+        ),
+    }
+
+
+async def test_a_label_filter_keeps_only_that_class(client: AsyncTestClient) -> None:
+    hits = (await client.get("/api/search/text", params={"q": "red", "label": "cup"})).json()
+    assert hits["hits"] and {h["label"] for h in hits["hits"]} == {"cup"}
+
+
+async def test_an_unknown_kind_is_a_400_with_a_reason(client: AsyncTestClient) -> None:
+    response = await client.get("/api/search/text", params={"q": "cup", "kind": "banana"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+
+
+async def test_image_search_ranks_the_same_colour_first(client: AsyncTestClient) -> None:
+    scene = encode_jpeg(product_scene(CATALOG_SCENES[2]).crop((330, 60, 600, 380)))
+    response = await client.post(
+        "/api/search/image",
+        files={"file": ("q.jpg", scene, "image/jpeg")},
+        params={"kind": "object"},
+    )
+    assert response.status_code == 200
+    assert response.json()["hits"][0]["label"] == "umbrella"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "reason"),
+    [
+        (b"%PDF-1.4 not a picture", 415, "not_an_image"),
+        (photo()[:200], 422, "corrupt_image"),
+        (b"", 422, "empty_image"),
+    ],
+)
+async def test_a_bad_upload_is_refused_with_its_reason(
+    client: AsyncTestClient, payload: bytes, status: int, reason: str
+) -> None:
+    for url in ("/api/images", "/api/search/image"):
+        response = await client.post(url, files={"file": ("x.jpg", payload, "image/jpeg")})
+        assert (response.status_code, response.json()["error"]) == (status, reason)
+        assert response.json()["detail"]
+
+
+async def test_an_oversize_upload_is_a_413(catalog: FakeCatalog) -> None:
+    big = photo(size=(400, 400))
+    async with client_for(catalog, max_upload_bytes=len(big) - 1) as client:
+        response = await client.post("/api/images", files={"file": ("big.jpg", big, "image/jpeg")})
+        assert (response.status_code, response.json()["error"]) == (413, "image_too_large")
+        huge = b"\xff\xd8" + bytes(len(big) + 200_000)
+        response = await client.post("/api/images", files={"file": ("huge.jpg", huge)})
+        assert (response.status_code, response.json()["error"]) == (413, "image_too_large")
+    assert not [c for c in catalog.calls if c[0] == "ingest"]
+
+
+async def test_too_many_pixels_is_a_413(catalog: FakeCatalog) -> None:
+    async with client_for(catalog, max_pixels=1000) as client:
+        response = await client.post("/api/images", files={"file": ("a.jpg", photo())})
+        assert (response.status_code, response.json()["error"]) == (413, "image_too_large")
+
+
+async def test_writes_need_the_token_when_one_is_set(catalog: FakeCatalog) -> None:
+    image_id = next(iter(catalog.images))
+    async with client_for(catalog, write_token=SecretStr(TOKEN)) as client:
+        files = {"file": ("new.jpg", photo(), "image/jpeg")}
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+            response = await client.post("/api/images", files=files, headers=headers)
+            assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
+        assert (await client.delete(f"/api/images/{image_id}")).status_code == 401
+        assert image_id in catalog.images
+        ok = await client.post(
+            "/api/images",
+            files=files,
+            data={"source": "cli"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert ok.status_code == 201 and ok.json()["duplicate"] is False
+        assert catalog.calls[-1] == ("ingest", {"filename": "new.jpg", "source": "cli"})
+        gone = await client.delete(
+            f"/api/images/{image_id}", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert gone.status_code == 204 and image_id not in catalog.images
+
+
+async def test_ingesting_the_same_image_twice_is_a_200_duplicate(client: AsyncTestClient) -> None:
+    files = {"file": ("a.jpg", photo(), "image/jpeg")}
+    first, second = [await client.post("/api/images", files=files) for _ in range(2)]
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["duplicate"] is True
+    recent = (await client.get("/api/recent", params={"limit": 1})).json()["objects"]
+    assert recent[0]["image_id"] == first.json()["image_id"]
+
+
+async def test_similar_for_an_unknown_object_is_a_404(client: AsyncTestClient) -> None:
+    response = await client.get("/api/objects/nope/similar")
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
+    assert (await client.get("/api/objects/nope/crop.jpg")).status_code == 404
+    assert (await client.get("/api/images/nope/boxes.jpg")).status_code == 404
+
+
+async def test_similar_leaves_out_the_object_itself(
+    client: AsyncTestClient, catalog: FakeCatalog
+) -> None:
+    object_id = next(o for o in catalog.objects if catalog.objects[o].view.label == "cup")
+    hits = (await client.get(f"/api/objects/{object_id}/similar", params={"kind": "object"})).json()
+    assert hits["hits"] and object_id not in {h["object_id"] for h in hits["hits"]}
+
+
+async def test_an_image_lists_its_boxes(client: AsyncTestClient, catalog: FakeCatalog) -> None:
+    image_id = next(iter(catalog.images))
+    body = (await client.get(f"/api/images/{image_id}")).json()
+    assert (body["width"], body["height"]) == (640, 420)
+    boxes = {o["label"]: o["box"] for o in body["objects"] if o["kind"] == "object"}
+    assert boxes == {"handbag": [60, 90, 300, 380], "cup": [380, 200, 540, 370]}
+
+
+async def test_labels_lists_the_classes_present(client: AsyncTestClient) -> None:
+    labels = (await client.get("/api/labels")).json()["labels"]
+    assert labels == ["bottle", "chair", "cup", "handbag", "image", "umbrella"]
+
+
+async def test_health_ready_metrics_and_openapi_respond(
+    client: AsyncTestClient, catalog: FakeCatalog
+) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    assert (await client.get("/ready")).status_code == 200
+    catalog.checks["index"] = False
+    not_ready = await client.get("/ready")
+    assert not_ready.status_code == 503 and not_ready.json()["checks"]["index"] is False
+    await client.get("/api/search/text", params={"q": "cup"})
+    metrics = (await client.get("/metrics")).text
+    assert (
+        'catalens_query_requests_total{method="GET",route="/api/search/text",status="200"} 1.0'
+        in metrics
+    )
+    schema = (await client.get("/schema/openapi.json")).json()
+    operation = schema["paths"]["/api/search/text"]["get"]
+    assert operation["tags"] == ["search"] and operation["summary"]
+
+
+async def test_each_app_counts_its_own_requests(catalog: FakeCatalog) -> None:
+    async with client_for(catalog) as first, client_for(catalog) as second:
+        await first.get("/health")
+        assert 'route="/health"' not in (await second.get("/metrics")).text
+
+
+async def test_the_web_page_and_its_assets_are_served(client: AsyncTestClient) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200 and 'id="search-form"' in page.text
+    for asset in ("/static/app.js", "/static/app.css"):
+        assert (await client.get(asset)).status_code == 200
+
+
+async def test_the_feed_yields_only_objects_indexed_after_it_started(catalog: FakeCatalog) -> None:
+    feed = new_objects(catalog, poll_s=0.01)
+    assert await anext(feed) == []
+    image_id = catalog.add_image(Image.new("RGB", (32, 32), (9, 9, 9)))
+    fresh = await anext(feed)
+    assert [o.image_id for o in fresh] == [image_id]
+    assert await anext(feed) == []
