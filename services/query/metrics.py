@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -55,7 +56,8 @@ class MetricsMiddleware(ASGIMiddleware):
         try:
             await next_app(scope, receive, send_wrapper)
         finally:
-            metrics.observe(scope["method"], route, status, time.perf_counter() - started)
+            method = cast("HTTPScope", scope)["method"]
+            metrics.observe(method, route, status, time.perf_counter() - started)
 
 
 @get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -31,7 +32,7 @@ def catalog() -> FakeCatalog:
 
 
 @contextlib.asynccontextmanager
-async def client_for(catalog: FakeCatalog, **settings: object) -> AsyncIterator[AsyncTestClient]:
+async def client_for(catalog: FakeCatalog, **settings: Any) -> AsyncIterator[AsyncTestClient]:
     app = create_app(lambda: contextlib.nullcontext(catalog), QuerySettings(**settings))
     async with AsyncTestClient(app=app) as client:
         yield client
@@ -80,7 +81,7 @@ async def test_text_search_returns_ranked_hits_with_urls(client: AsyncTestClient
 async def test_filters_and_paging_are_passed_to_the_catalog(
     client: AsyncTestClient, catalog: FakeCatalog
 ) -> None:
-    params = [
+    params: list[tuple[str, str | int | float | bool | None]] = [
         ("q", "cup"),
         ("label", "cup"),
         ("label", "bottle"),
