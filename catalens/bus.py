@@ -76,13 +76,15 @@ class InProcessBus:
                 if not ready:
                     return
                 for topic, sub in ready:
-                    batch = [sub.queue.popleft() for _ in range(min(sub.batch_size, len(sub.queue)))]
+                    batch = [
+                        sub.queue.popleft() for _ in range(min(sub.batch_size, len(sub.queue)))
+                    ]
                     await self._run(topic, sub, batch)
 
     async def _run(self, topic: str, sub: _Subscription, batch: list[Any]) -> None:
         try:
             outcome = await sub.handler(batch)
-        except Exception as exc:  # noqa: BLE001 - a broken handler must not stop the bus
+        except Exception as exc:
             log.exception("handler %s failed on a batch of %d from %s", sub.name, len(batch), topic)
             outcome = Outcome()
             for message in batch:

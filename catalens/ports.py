@@ -40,7 +40,9 @@ class Captioner(Protocol):
 class ObjectStore(Protocol):
     """Bytes by key: a local folder in embedded mode, a MinIO/S3 bucket on the real stack."""
 
-    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> str:
         """Store `data`; return the object's URI."""
         ...
 

@@ -57,6 +57,10 @@ class CaptionerSettings(BaseModel):
     max_retries: int = Field(5, ge=0)
     spend_cap_usd: float = Field(5.0, ge=0.0)
     cache_dir: Path | None = None
+    input_usd_per_mtok: float | None = Field(
+        None, ge=0.0, description="overrides the price table (e.g. 0 for a local VLM)"
+    )
+    output_usd_per_mtok: float | None = Field(None, ge=0.0)
 
 
 class CorsSettings(BaseModel):
@@ -93,6 +97,11 @@ class PostgresSettings(BaseModel):
     ef_search: int = Field(100, ge=1, le=1000, description="HNSW candidate list at query time")
 
 
+class IndexSettings(BaseModel):
+    n_shards: int = Field(4, ge=1, description="FAISS shards (one per partition on the real stack)")
+    index_type: Literal["Flat", "HNSW", "IVF-SQ8"] = "Flat"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CATALENS_", env_nested_delimiter="__", extra="ignore"
@@ -104,3 +113,4 @@ class Settings(BaseSettings):
     captioner: CaptionerSettings = CaptionerSettings()
     postgres: PostgresSettings = PostgresSettings()
     query: QuerySettings = QuerySettings()
+    index: IndexSettings = IndexSettings()

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Make sure the project's Python environment exists and is current, then print its path.
-# The environment lives OUTSIDE the clone (~/.cache/catalens/venv-<hash of pyproject.toml>)
+# The environment lives OUTSIDE the clone (~/.cache/catalens/venv-<hash of the dependency spec>)
 # so a fresh clone, and CI, reuse the ~3 GB of torch/ultralytics wheels instead of
 # reinstalling them. Only the editable link to this clone is refreshed on each call.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${CATALENS_CACHE_DIR:-$HOME/.cache/catalens}"
-key="$(sha256sum "$repo/pyproject.toml" | cut -c1-16)"
+# the key covers what gets installed (dependencies, extras, Python bound), not tool settings
+key="$(python3 - "$repo/pyproject.toml" <<'PY'
+import hashlib, json, sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+spec = [project.get(k) for k in ("requires-python", "dependencies", "optional-dependencies")]
+print(hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16])
+PY
+)"
 venv="$cache/venv-$key"
 mkdir -p "$cache"
 log() { echo "[env] $*" >&2; }

@@ -1,4 +1,4 @@
-"""Real servers for integration tests: one embedded Postgres + pgvector per test session.
+"""Shared fixtures. Real servers for integration tests: one embedded Postgres + pgvector per session.
 
 `pg_dsn` is the session's server (database `catalens`); `fresh_pg_dsn` is an empty database of
 its own for one test, dropped afterwards. `CATALENS_TEST_PG_DSN` points both at an external
@@ -42,6 +42,19 @@ def _with_database(dsn: str, database: str) -> str:
 
 @pytest.fixture
 async def fresh_pg_dsn(pg_dsn: str) -> AsyncIterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        yield _with_database(pg_dsn, name)
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def module_pg_dsn(pg_dsn: str) -> AsyncIterator[str]:
+    """An empty database of its own for one test module, dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(pg_dsn)
     try:

@@ -22,7 +22,9 @@ class FolderObjectStore:
     def uri(self, key: str) -> str:
         return f"file://{self._path(key)}"
 
-    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> str:
         await asyncio.to_thread(self._write, self._path(key), data)
         return self.uri(key)
 
@@ -43,6 +45,13 @@ class FolderObjectStore:
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        """Remove every key under `prefix` (a folder)."""
+        import shutil
+
+        folder = self._path(prefix.rstrip("/"))
+        await asyncio.to_thread(shutil.rmtree, folder, True)
 
     async def exists(self, key: str) -> bool:
         return self._path(key).is_file()

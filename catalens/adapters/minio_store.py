@@ -26,7 +26,9 @@ class MinioObjectStore:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> str:
         await asyncio.to_thread(
             self.client.put_object,
             self.bucket,

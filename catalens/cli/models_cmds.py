@@ -8,7 +8,14 @@ import typer
 
 # each module defines `register(app: typer.Typer) -> None`; a module that is not written yet
 # is skipped so the CLI always starts.
-_MODULES = ("detect_cmd", "embed_cmd", "caption_cmd", "train_cmd", "schemas_cmd", "serve_cmd")
+_MODULES = (
+    "detect_cmd",
+    "embed_cmd",
+    "caption_cmd",
+    "train_cmd",
+    "schemas_cmd",
+    "embedded_cmd",
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -236,6 +236,30 @@ class PgStore:
         )
         return {r["object_id"] for r in rows}
 
+    async def get_objects(self, object_ids: Sequence[str]) -> dict[str, ObjectView]:
+        rows = await self._pool.fetch(
+            f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS}"
+            " WHERE o.object_id = ANY($1::text[])",
+            list(object_ids),
+        )
+        return {r["object_id"]: object_view(r) for r in rows}
+
+    async def vectors(
+        self, model_key: str, modality: Modality, object_id: str | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """Stored vectors of a model (all, or one object's): rebuilds FAISS, seeds `similar`."""
+        table = await self._table(model_key)
+        if table is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        rows = await self._pool.fetch(
+            f"SELECT object_id, embedding FROM {table} WHERE modality = $1"
+            " AND ($2::text IS NULL OR object_id = $2) ORDER BY object_id",
+            modality, object_id,
+        )  # fmt: skip
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return [r["object_id"] for r in rows], np.stack([r["embedding"] for r in rows])
+
     async def image_exists(self, image_id: str) -> bool:
         found = await self._pool.fetchval("SELECT 1 FROM images WHERE image_id = $1", image_id)
         return found is not None

@@ -4,7 +4,7 @@ calls; the embedded bootstrap and the streaming bootstrap each provide an implem
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 ObjectKindFilter = Literal["object", "image", "any"]
 
@@ -53,6 +53,7 @@ class IngestResult:
     duplicate: bool
 
 
+@runtime_checkable
 class Catalog(Protocol):
     async def search_text(
         self, text: str, filters: SearchFilters, limit: int, offset: int

@@ -1,0 +1,38 @@
+"""Serve the query service over an already-open embedded catalog (uvicorn in this event loop)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+
+import uvicorn
+
+from catalens.settings import QuerySettings
+from services.query.app import create_app
+from services.query.ports import Catalog
+
+
+def app_for(catalog: Catalog, settings: QuerySettings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def given() -> AsyncIterator[Catalog]:
+        yield catalog
+
+    return create_app(given, settings)
+
+
+async def serve(
+    catalog: Catalog, settings: QuerySettings, background: Awaitable[object] | None = None
+) -> None:
+    """Serve until interrupted; `background` (e.g. the demo's ingest) runs beside the server."""
+    import asyncio
+
+    config = uvicorn.Config(
+        app_for(catalog, settings), host=settings.host, port=settings.port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(background) if background is not None else None
+    try:
+        await server.serve()
+    finally:
+        if task is not None and not task.done():
+            task.cancel()

@@ -1,0 +1,112 @@
+"""Detector handler: `images` → decode, detect, crop, store crops → `objects.detected`.
+
+Bad images are dead-lettered with their typed reason; deletes become `ObjectsDeleted`
+tombstones on the same path, so they stay behind the image's other messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from catalens.bus import Outcome
+from catalens.errors import ImageError
+from catalens.imaging import DEFAULT_LIMITS, ImageLimits, encode_jpeg, load_image
+from catalens.inference import ModelRunner
+from catalens.ports import Detector, ObjectStore
+from catalens.settings import CropSettings
+from catalens.storage_keys import crop_key
+from schemas import (
+    OBJECTS_DETECTED,
+    DetectedObject,
+    ImageDeleted,
+    ImageUploaded,
+    ModelRef,
+    ObjectsDeleted,
+    ObjectsDetected,
+    child_traceparent,
+    object_id,
+)
+from services.detector.crop_policy import make_crops
+
+PRODUCER = "detector"
+
+
+@dataclass
+class DetectorPorts:
+    images: ObjectStore  # where uploads live (the bucket the event names)
+    crops: ObjectStore
+    detector: Detector
+    runner: ModelRunner
+    crop: CropSettings
+    limits: ImageLimits = DEFAULT_LIMITS
+
+
+async def handle_images(
+    messages: Sequence[ImageUploaded | ImageDeleted], ports: DetectorPorts
+) -> Outcome:
+    outcome = Outcome()
+    decoded: list[tuple[ImageUploaded, Image.Image]] = []
+    for message in messages:
+        if isinstance(message, ImageDeleted):
+            outcome.emit(OBJECTS_DETECTED, _tombstone(message))
+            continue
+        try:
+            data = await ports.images.get(message.key)
+            decoded.append((message, load_image(data, ports.limits)))
+        except (ImageError, KeyError) as exc:
+            outcome.reject(message, exc if isinstance(exc, ImageError) else _missing(message))
+    if not decoded:
+        return outcome
+    detections = await ports.runner.run(ports.detector.detect, [image for _, image in decoded])
+    for (message, image), found in zip(decoded, detections, strict=True):
+        objects = []
+        for crop in make_crops(image, found, ports.crop):
+            oid = object_id(message.image_id, crop.kind, crop.box, crop.label)
+            uri = await ports.crops.put(
+                crop_key(message.image_id, oid), encode_jpeg(crop.image), "image/jpeg"
+            )
+            objects.append(
+                DetectedObject(
+                    object_id=oid,
+                    kind=crop.kind,
+                    label=crop.label,
+                    score=round(crop.score, 4),
+                    box=list(crop.box.as_tuple()),
+                    crop_uri=uri,
+                )
+            )
+        outcome.emit(
+            OBJECTS_DETECTED,
+            ObjectsDetected(
+                producer=PRODUCER,
+                traceparent=child_traceparent(message.traceparent),
+                image_id=message.image_id,
+                image_uri=message.uri,
+                width=image.width,
+                height=image.height,
+                detector=ModelRef.from_identity(ports.detector.identity),
+                objects=objects,
+                source=message.source,
+                filename=message.filename,
+            ),
+        )
+    return outcome
+
+
+def _tombstone(message: ImageDeleted) -> ObjectsDeleted:
+    uri = f"s3://{message.bucket}/{message.key}" if message.bucket and message.key else None
+    return ObjectsDeleted(
+        producer=PRODUCER,
+        traceparent=child_traceparent(message.traceparent),
+        image_id=message.image_id,
+        image_uri=uri,
+    )
+
+
+def _missing(message: ImageUploaded) -> ImageError:
+    error = ImageError(f"image {message.bucket}/{message.key} is not in the store")
+    error.reason = "image_missing"
+    return error

@@ -1,0 +1,111 @@
+"""Embedder handlers: crops (`objects.detected`) and captions (`objects.captioned`) → vectors
+on `objects.embedded`. One model call per batch of messages; tombstones pass through in order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from catalens.bus import Outcome
+from catalens.errors import ImageError
+from catalens.imaging import load_image
+from catalens.inference import ModelRunner
+from catalens.ports import Embedder, ObjectStore
+from catalens.storage_keys import crop_key
+from schemas import (
+    OBJECTS_EMBEDDED,
+    EmbeddedVector,
+    EmbedderRef,
+    ObjectsCaptioned,
+    ObjectsDeleted,
+    ObjectsDetected,
+    ObjectsEmbedded,
+    Vector,
+    child_traceparent,
+)
+
+PRODUCER = "embedder"
+
+
+@dataclass
+class EmbedderPorts:
+    crops: ObjectStore
+    embedder: Embedder
+    runner: ModelRunner
+
+
+async def handle_detected(
+    messages: Sequence[ObjectsDetected | ObjectsDeleted], ports: EmbedderPorts
+) -> Outcome:
+    outcome = Outcome()
+    owners: list[tuple[ObjectsDetected, str]] = []
+    images: list[Image.Image] = []
+    for message in messages:
+        if isinstance(message, ObjectsDeleted):
+            outcome.emit(OBJECTS_EMBEDDED, message)
+            continue
+        try:
+            for obj in message.objects:
+                data = await ports.crops.get(crop_key(message.image_id, obj.object_id))
+                images.append(load_image(data))
+                owners.append((message, obj.object_id))
+        except (ImageError, KeyError) as exc:
+            owners = [o for o in owners if o[0] is not message]
+            images = images[: len(owners)]
+            outcome.reject(message, _as_error(exc, message))
+    if images:
+        vectors = await ports.runner.run(ports.embedder.embed_images, images)
+        _emit_grouped(outcome, owners, vectors, "image", ports.embedder)
+    return outcome
+
+
+async def handle_captioned(messages: Sequence[ObjectsCaptioned], ports: EmbedderPorts) -> Outcome:
+    outcome = Outcome()
+    if messages:
+        texts = [m.caption for m in messages]
+        vectors = await ports.runner.run(ports.embedder.embed_texts, texts)
+        owners = [(m, m.object_id) for m in messages]
+        _emit_grouped(outcome, owners, vectors, "caption", ports.embedder)
+    return outcome
+
+
+def _emit_grouped(
+    outcome: Outcome,
+    owners: Sequence[tuple[ObjectsDetected | ObjectsCaptioned, str]],
+    vectors: np.ndarray,
+    modality: str,
+    embedder: Embedder,
+) -> None:
+    """One `ObjectsEmbedded` per source message, in the order the messages came."""
+    grouped: dict[int, list[EmbeddedVector]] = defaultdict(list)
+    sources: dict[int, ObjectsDetected | ObjectsCaptioned] = {}
+    for (message, oid), vector in zip(owners, vectors, strict=True):
+        sources[id(message)] = message
+        grouped[id(message)].append(
+            EmbeddedVector(object_id=oid, modality=modality, vector=Vector.from_numpy(vector))
+        )
+    ref = EmbedderRef.from_identity(embedder.identity)
+    for key, items in grouped.items():
+        source = sources[key]
+        outcome.emit(
+            OBJECTS_EMBEDDED,
+            ObjectsEmbedded(
+                producer=PRODUCER,
+                traceparent=child_traceparent(source.traceparent),
+                image_id=source.image_id,
+                embedder=ref,
+                vectors=items,
+            ),
+        )
+
+
+def _as_error(exc: Exception, message: ObjectsDetected) -> Exception:
+    if isinstance(exc, ImageError):
+        return exc
+    error = ImageError(f"a crop of image {message.image_id} is missing from the store: {exc}")
+    error.reason = "crop_missing"
+    return error
