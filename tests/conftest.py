@@ -1,4 +1,4 @@
-"""Shared fixtures. Real servers for integration tests: one embedded Postgres + pgvector per session.
+"""Shared fixtures. Real servers for integration tests: one embedded Postgres per session.
 
 `pg_dsn` is the session's server (database `catalens`); `fresh_pg_dsn` is an empty database of
 its own for one test, dropped afterwards. `CATALENS_TEST_PG_DSN` points both at an external
