@@ -1,0 +1,27 @@
+"""Choose the captioner from settings: GPT-4o (or a compatible server) when a key is set."""
+
+from __future__ import annotations
+
+from catalens.errors import CaptionerError
+from catalens.ports import Captioner
+from catalens.settings import CaptionerSettings
+from services.captioner.offline import OfflineCaptioner
+from services.captioner.openai_captioner import OpenAICaptioner, resolve_api_key
+from services.captioner.zero_shot import ImageTextEmbedder
+
+
+def build_captioner(
+    settings: CaptionerSettings, embedder: ImageTextEmbedder | None = None
+) -> Captioner:
+    """backend "auto": OpenAI when an API key is set (settings or OPENAI_API_KEY), else offline;
+    "openai": OpenAI, and a clear CaptionerError without a key; "offline": always offline.
+    `embedder` (an aligned image-text model) only feeds the offline captioner's zero-shot tags."""
+    has_key = resolve_api_key(settings) is not None
+    if settings.backend == "openai" and not has_key:
+        raise CaptionerError(
+            "captioner backend 'openai' needs an API key: set CATALENS_CAPTIONER__API_KEY or "
+            "OPENAI_API_KEY, or choose CATALENS_CAPTIONER__BACKEND=offline"
+        )
+    if settings.backend == "offline" or not has_key:
+        return OfflineCaptioner(embedder)
+    return OpenAICaptioner.from_settings(settings)
