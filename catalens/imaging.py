@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,35 @@ _MAGIC = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
 )
+
+
+def _is_pillows_own(opener: object) -> bool:
+    code = getattr(opener, "__code__", None)  # not __module__: functools.wraps copies that
+    return code is not None and Path(code.co_filename) == Path(Image.__file__)
+
+
+# ultralytics (utils/patches.py) replaces PIL's Image.open on import with a wrapper that, for
+# any file Pillow cannot identify, pip-installs pi-heif and retries. Bytes from users must never
+# make a service install packages, so untrusted bytes go through Pillow's own function.
+_PILLOW_OPEN: Callable[..., Image.Image] | None = (
+    Image.open if _is_pillows_own(Image.open) else None
+)
+
+
+def _pillow_open() -> Callable[..., Image.Image]:
+    opener = Image.open
+    for _ in range(4):
+        if _is_pillows_own(opener):
+            return opener
+        patcher = sys.modules.get(getattr(opener, "__module__", ""))
+        inner = getattr(opener, "__wrapped__", None) or getattr(patcher, "_image_open", None)
+        if inner is None or inner is opener:
+            break
+        opener = inner
+    if _PILLOW_OPEN is not None:
+        return _PILLOW_OPEN
+    log.warning("PIL.Image.open is patched and its original cannot be found; using the patch")
+    return Image.open
 
 
 @dataclass(frozen=True)
@@ -93,7 +124,7 @@ def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            image = _pillow_open()(io.BytesIO(data), formats=ALLOWED_FORMATS)
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise ImageTooLarge(

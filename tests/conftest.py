@@ -63,3 +63,41 @@ async def module_pg_dsn(pg_dsn: str) -> AsyncIterator[str]:
         await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
     finally:
         await admin.close()
+
+
+# -- real models, loaded once per session ---------------------------------------------------------
+FEATURE_CACHE = Path(
+    os.environ.get("CATALENS_TEST_FEATURE_CACHE", Path.home() / ".cache/catalens/test-features")
+)
+
+
+@pytest.fixture(scope="session")
+def yolo_detector():  # type: ignore[no-untyped-def]
+    from catalens.paths import shared_path
+    from catalens.settings import DetectorSettings
+    from services.detector.yolo import YoloDetector
+
+    if shared_path("models", "yolov8n-coco", "yolov8n_int8.tflite") is None:
+        pytest.skip("needs ../shared/models/yolov8n-coco")
+    return YoloDetector.from_settings(DetectorSettings())
+
+
+@pytest.fixture(scope="session")
+def aligned_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An aligned embedder trained for the tests on 2,000 shared products (tower features are
+    cached outside the clone, so only the first run extracts them)."""
+    from catalens.paths import shared_path
+    from services.embedder.aligned.train import TrainConfig, train_aligned
+
+    data = shared_path("datasets", "fashion-products")
+    if data is None:
+        pytest.skip("needs ../shared/datasets/fashion-products")
+    root = tmp_path_factory.mktemp("aligned")
+    result = train_aligned(
+        TrainConfig(
+            data=data, data_dir=root, out_dir=root / "models", cache_dir=FEATURE_CACHE,
+            limit=2000, holdout=200,
+        )
+    )  # fmt: skip
+    assert result.metrics["t2i_r10"] > 0.3, result.metrics
+    return result.artifact_path

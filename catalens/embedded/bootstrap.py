@@ -79,12 +79,24 @@ async def open_stack(
         _wire(stack, detect_runner)
         yield stack
     finally:
+        await _close(captioner)
         detect_runner.close()
         embed_runner.close()
         indexes.close()
         await pg.close()
         if server is not None:
             await asyncio.to_thread(server.stop)
+
+
+async def _close(resource: object) -> None:
+    """Close a model or client that holds threads or connections (sync or async close)."""
+    for name in ("aclose", "close"):
+        method = getattr(resource, name, None)
+        if method is not None:
+            result = method()
+            if asyncio.iscoroutine(result):
+                await result
+            return
 
 
 def _load_detector(settings: Settings) -> Detector:

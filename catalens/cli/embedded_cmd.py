@@ -1,0 +1,88 @@
+"""`catalens demo` and `catalens serve`: the embedded default (no servers needed)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import typer
+
+from catalens.settings import Settings
+
+DATA_DIR_HELP = "where models, the embedded Postgres and crops live (CATALENS_DATA_DIR)"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
+    app.command()(serve)
+
+
+def _settings(data_dir: Path | None, port: int | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    if port is not None:
+        settings.query.port = port
+    return settings
+
+
+def demo(
+    images: list[Path] = typer.Argument(
+        None, help="folders of images to ingest; default: the shared sample catalog"
+    ),
+    products: int = typer.Option(2000, help="how many shared product photos to ingest"),
+    data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
+    port: int = typer.Option(None, help="HTTP port (default 8000)"),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve search + UI"),
+) -> None:
+    """Start the embedded stack, make sure an aligned embedder exists (training one if needed),
+    ingest a sample catalog with a progress bar, and serve search + UI on http://127.0.0.1:8000.
+
+    Re-running resumes: images already in the catalog (same content) are skipped."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(data_dir, port)
+    asyncio.run(_demo(settings, images or [], products, serve_after))
+
+
+def serve(
+    data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
+    port: int = typer.Option(None, help="HTTP port (default 8000)"),
+) -> None:
+    """Serve search + UI over the embedded catalog already in the data dir (no ingest)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(_demo(_settings(data_dir, port), [], 0, True, ingest=False))
+
+
+async def _demo(
+    settings: Settings, folders: list[Path], products: int, serve_after: bool, ingest: bool = True
+) -> None:
+    from catalens.embedded.bootstrap import open_stack
+    from catalens.embedded.catalog import EmbeddedCatalog
+    from catalens.embedded.ingest import ingest_files
+    from catalens.embedded.model_setup import ensure_aligned_model
+    from catalens.embedded.samples import default_samples, flatten, folder_samples
+    from catalens.embedded.serve import serve as serve_catalog
+
+    settings.embedder.model = str(await asyncio.to_thread(ensure_aligned_model, settings))
+    sets = folder_samples(folders) if folders else default_samples(products)
+    items = list(flatten(sets)) if ingest else []
+    if ingest and not items:
+        raise typer.BadParameter("no images found: name a folder of images")
+    async with open_stack(settings) as stack:
+        catalog = EmbeddedCatalog(stack)
+        url = f"http://{settings.query.host}:{settings.query.port}"
+
+        async def run_ingest() -> None:
+            stats = await ingest_files(catalog, items)
+            typer.echo(
+                f"ingested {stats.new} new images ({stats.objects} objects), "
+                f"{stats.duplicate} already there, {stats.rejected} rejected",
+                err=True,
+            )
+
+        if not serve_after:
+            await run_ingest()
+            return
+        typer.echo(f"serving search + UI on {url} (Ctrl+C to stop)", err=True)
+        await serve_catalog(catalog, settings.query, run_ingest() if items else None)

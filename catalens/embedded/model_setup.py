@@ -1,0 +1,62 @@
+"""Make sure an aligned embedder exists before the embedded stack starts (the demo trains one)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tqdm import tqdm
+
+from catalens.errors import ModelError
+from catalens.paths import shared_path
+from catalens.settings import Settings
+
+log = logging.getLogger(__name__)
+DEMO_TRAIN_PRODUCTS = 4000
+
+
+def ensure_aligned_model(settings: Settings, train_limit: int = DEMO_TRAIN_PRODUCTS) -> Path:
+    """The configured or latest aligned artifact; trains one on the shared products if none."""
+    from services.embedder.factory import latest_aligned_artifact
+
+    if settings.embedder.backend != "aligned":
+        return Path(settings.embedder.model)
+    if settings.embedder.model:
+        return Path(settings.embedder.model)
+    try:
+        return latest_aligned_artifact(settings.data_dir)
+    except ModelError:
+        pass
+    data = shared_path("datasets", "fashion-products")
+    if data is None:
+        raise ModelError(
+            "no aligned embedder yet and no ../shared/datasets/fashion-products to train one: "
+            "run `catalens train embedder --data <products folder>` first"
+        )
+    log.warning("no aligned embedder yet: training one on %d products of %s", train_limit, data)
+    return _train(settings, data, train_limit)
+
+
+def _train(settings: Settings, data: Path, limit: int) -> Path:
+    from services.embedder.aligned.train import TrainConfig, train_aligned
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=f"train: {stage}", unit="item")
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    result = train_aligned(
+        TrainConfig(data=data, data_dir=settings.data_dir, limit=limit, progress=progress)
+    )
+    log.warning(
+        "aligned embedder trained: text→image R@10 %.2f on its held-out gallery (%s)",
+        result.metrics.get("t2i_r10", float("nan")),
+        result.artifact_path,
+    )
+    return result.artifact_path
