@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from catalens.errors import ModelError
-from catalens.imaging import load_image_file
+from catalens.errors import ModelError, NotAnImage
+from catalens.imaging import load_image, load_image_file
 from catalens.paths import shared_path
 from catalens.settings import CropSettings, DetectorSettings
 from services.detector.crop_policy import crop_rejection, make_crops
@@ -139,3 +139,40 @@ def test_a_class_the_model_does_not_have_raises_a_model_error() -> None:
 def test_missing_weights_raise_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not found"):
         YoloDetector.from_settings(DetectorSettings(model=str(tmp_path / "nope.tflite")))
+
+
+def test_text_bytes_stay_not_an_image_after_ultralytics_patched_pil(
+    every_class: YoloDetector,
+) -> None:
+    from ultralytics.utils import patches  # replaces Image.open with a pip-installing wrapper
+
+    assert Image.open is patches.image_open
+    with pytest.raises(NotAnImage):
+        load_image(b"hello, this is a text file\n" * 20)
+
+
+def test_the_cli_prints_a_line_per_image_and_goes_on_past_a_broken_one(
+    every_class: YoloDetector, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+    from ultralytics.utils import ASSETS
+
+    from catalens.cli.main import app
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_broken.jpg").write_bytes((Path(ASSETS) / "bus.jpg").read_bytes()[:5000])
+    (folder / "bus.jpg").write_bytes((Path(ASSETS) / "bus.jpg").read_bytes())
+    drawn = tmp_path / "drawn"
+    args = ["detect", str(folder), "--classes", "person,bus", "--draw", str(drawn)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1  # one image failed
+    broken, bus = (json.loads(line) for line in result.stdout.splitlines())
+    assert broken["error"] == "corrupt_image"
+    assert "a_broken.jpg" in result.stderr and "Traceback" not in result.stderr
+    labels = [item["label"] for item in bus["objects"]]
+    assert "bus" in labels and labels[-1] == "image"
+    [picture] = drawn.iterdir()
+    assert Image.open(picture).size == (bus["width"], bus["height"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -196,6 +197,19 @@ def test_a_truncated_jpeg_is_refused_even_if_a_library_allowed_truncated_images(
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(CorruptImage):
         load_image(_truncated(_jpeg()))
+
+
+def test_a_library_that_replaced_image_open_is_bypassed(monkeypatch: pytest.MonkeyPatch) -> None:
+    pillows_open = Image.open
+
+    @functools.wraps(pillows_open)
+    def installs_packages(*args: object, **kwargs: object) -> Image.Image:
+        raise AssertionError("load_image went through a patched Image.open")
+
+    monkeypatch.setattr(Image, "open", installs_packages)
+    assert load_image(_jpeg()).size == (64, 48)
+    with pytest.raises(NotAnImage):
+        load_image(b"plain text")
 
 
 def test_a_good_jpeg_comes_back_as_rgb_of_the_same_size() -> None:
