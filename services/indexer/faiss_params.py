@@ -1,0 +1,98 @@
+"""Index types, their tuning knobs, the object-id hash, and the FAISS objects built from them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import faiss
+import numpy as np
+
+IndexType = Literal["Flat", "HNSW", "IVF-SQ8"]
+INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
+_MASK_63 = (1 << 63) - 1
+
+
+def faiss_key(object_id: str) -> int:
+    """Stable non-negative int64 of an object id: first 8 bytes of its sha256, 63 bits."""
+    digest = hashlib.sha256(object_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") & _MASK_63
+
+
+@dataclass(frozen=True)
+class FaissParams:
+    """Tuning of the inner indexes; the defaults suit up to a few million vectors per shard."""
+
+    hnsw_m: int = 32
+    ef_construction: int = 40
+    ef_search: int = 64
+    nlist: int = 64
+    nprobe: int = 8
+    train_size: int | None = None  # IVF trains once this many vectors arrived; None: 39 * nlist
+    compact_ratio: float = 0.25  # rebuild a shard when this share of its entries are dead
+    compact_min_dead: int = 32  # ... and at least this many
+
+    @property
+    def train_threshold(self) -> int:
+        return self.train_size if self.train_size is not None else 39 * self.nlist
+
+
+def check_index_type(index_type: str) -> IndexType:
+    if index_type not in INDEX_TYPES:
+        raise ValueError(
+            f"index_type: expected one of {', '.join(INDEX_TYPES)}, got {index_type!r}"
+        )
+    return index_type  # type: ignore[return-value]
+
+
+def new_flat(dim: int) -> faiss.IndexIDMap2:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def new_hnsw(dim: int, params: FaissParams) -> faiss.IndexIDMap2:
+    inner = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    inner.hnsw.efConstruction = params.ef_construction
+    inner.hnsw.efSearch = params.ef_search
+    return faiss.IndexIDMap2(inner)
+
+
+def new_ivf_template(dim: int, params: FaissParams) -> faiss.Index:
+    """An untrained `IVF{nlist},SQ8` inner index (inner product)."""
+    return faiss.index_factory(dim, f"IVF{params.nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+
+
+def new_ivf(template: faiss.Index) -> faiss.IndexIDMap2:
+    """An empty IVF shard sharing the trained `template`'s centroids, reconstructable by id."""
+    inner = faiss.clone_index(template)
+    inner.reset()
+    faiss.extract_index_ivf(inner).make_direct_map()
+    return faiss.IndexIDMap2(inner)
+
+
+def search_parameters(
+    index_type: IndexType, trained: bool, params: FaissParams, excluded: faiss.IDSelector | None
+) -> faiss.SearchParameters:
+    """Fresh per call: IndexIDMap.search swaps `sel` inside the object it is given."""
+    if index_type == "HNSW":
+        hnsw = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # missing in stubs
+        hnsw.efSearch = params.ef_search
+        out: faiss.SearchParameters = hnsw
+    elif index_type == "IVF-SQ8" and trained:
+        out = faiss.SearchParametersIVF()
+        out.nprobe = params.nprobe
+    else:
+        out = faiss.SearchParameters()
+    if excluded is not None:
+        out.sel = excluded
+    return out
+
+
+def as_matrix(vectors: np.ndarray, dim: int, what: str = "vectors") -> np.ndarray:
+    """C-contiguous float32 (n, dim); a single 1-d vector becomes one row."""
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] != dim:
+        raise ValueError(f"{what}: expected shape (n, {dim}), got {np.shape(vectors)}")
+    return np.ascontiguousarray(array)
