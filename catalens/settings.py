@@ -102,6 +102,46 @@ class IndexSettings(BaseModel):
     index_type: Literal["Flat", "HNSW", "IVF-SQ8"] = "Flat"
 
 
+class KafkaSettings(BaseModel):
+    """The Kafka cluster of the real stack (`catalens infra up` runs one broker in KRaft mode)."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    controller_port: int = Field(9093, ge=1, le=65535, description="infra: KRaft controller")
+    heap: str = Field("512m", description="infra: the broker's JVM heap (-Xmx/-Xms)")
+
+
+class MinioSettings(BaseModel):
+    """The MinIO server of the real stack; uploads to `bucket` notify Kafka `topic`."""
+
+    endpoint: str = "127.0.0.1:9000"
+    console_port: int = Field(9001, ge=1, le=65535, description="infra: the web console")
+    access_key: str = "catalens"
+    secret_key: SecretStr = SecretStr("catalens-local-only")
+    secure: bool = False
+    bucket: str = Field("catalens", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    topic: str = Field("images", description="the Kafka topic bucket notifications go to")
+    notify_id: str = Field("CATALENS", pattern=r"^[A-Z0-9_]+$", description="notify target id")
+
+
+class MlflowSettings(BaseModel):
+    tracking_uri: str = "http://127.0.0.1:5000"
+
+
+class InfraSettings(BaseModel):
+    """Where `catalens infra` keeps installs (cached across clones) and running servers."""
+
+    cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache/catalens/infra",
+        description="Kafka jars, the MinIO build, Go caches",
+    )
+    run_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache/catalens/run",
+        description="pid files, logs and the servers' data",
+    )
+    postgres_port: int = Field(5433, ge=1, le=65535)
+    start_timeout_s: float = Field(120.0, gt=0.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CATALENS_", env_nested_delimiter="__", extra="ignore"
@@ -114,3 +154,7 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = PostgresSettings()
     query: QuerySettings = QuerySettings()
     index: IndexSettings = IndexSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    minio: MinioSettings = MinioSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    infra: InfraSettings = InfraSettings()
