@@ -22,7 +22,7 @@ def default_detector_model() -> str:
 class CropSettings(BaseModel):
     padding: float = Field(0.1, ge=0.0, le=1.0, description="padding as a share of box size")
     min_size: int = Field(32, ge=1, description="crops with a side below this many pixels drop")
-    max_aspect: float = Field(5.0, ge=1.0, description="crops thinner than 1:max_aspect drop")
+    max_aspect: float = Field(7.0, ge=1.0, description="crops thinner than 1:max_aspect drop")
     keep_whole_image: bool = Field(True, description="also index the whole image (kind `image`)")
 
 

@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import faiss
+
 from catalens.adapters.folder_store import FolderObjectStore
 from catalens.bus import DeadLetter, InProcessBus
 from catalens.inference import ModelRunner
@@ -56,6 +58,7 @@ async def open_stack(
 ) -> AsyncIterator[EmbeddedStack]:
     """Models may be passed in (tests share one loaded model); otherwise they load here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    faiss.omp_set_num_threads(1)  # shards already search in parallel; nested OpenMP thrashes
     dsn, server = await asyncio.to_thread(resolve_dsn, settings)
     pg = await PgStore.connect(
         dsn,

@@ -74,7 +74,7 @@ async def handle_images(
                     kind=crop.kind,
                     label=crop.label,
                     score=round(crop.score, 4),
-                    box=list(crop.box.as_tuple()),
+                    box=crop.box.as_tuple(),
                     crop_uri=uri,
                 )
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -29,6 +30,7 @@ from schemas import (
 )
 
 PRODUCER = "embedder"
+Modality = Literal["image", "caption"]
 
 
 @dataclass
@@ -77,26 +79,25 @@ def _emit_grouped(
     outcome: Outcome,
     owners: Sequence[tuple[ObjectsDetected | ObjectsCaptioned, str]],
     vectors: np.ndarray,
-    modality: str,
+    modality: Modality,
     embedder: Embedder,
 ) -> None:
-    """One `ObjectsEmbedded` per source message, in the order the messages came."""
-    grouped: dict[int, list[EmbeddedVector]] = defaultdict(list)
-    sources: dict[int, ObjectsDetected | ObjectsCaptioned] = {}
+    """One `ObjectsEmbedded` per image, in the order the images came."""
+    grouped: dict[str, list[EmbeddedVector]] = defaultdict(list)
+    first: dict[str, ObjectsDetected | ObjectsCaptioned] = {}
     for (message, oid), vector in zip(owners, vectors, strict=True):
-        sources[id(message)] = message
-        grouped[id(message)].append(
+        first.setdefault(message.image_id, message)
+        grouped[message.image_id].append(
             EmbeddedVector(object_id=oid, modality=modality, vector=Vector.from_numpy(vector))
         )
     ref = EmbedderRef.from_identity(embedder.identity)
-    for key, items in grouped.items():
-        source = sources[key]
+    for image_id, items in grouped.items():
         outcome.emit(
             OBJECTS_EMBEDDED,
             ObjectsEmbedded(
                 producer=PRODUCER,
-                traceparent=child_traceparent(source.traceparent),
-                image_id=source.image_id,
+                traceparent=child_traceparent(first[image_id].traceparent),
+                image_id=image_id,
                 embedder=ref,
                 vectors=items,
             ),
