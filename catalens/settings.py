@@ -139,7 +139,7 @@ class InfraSettings(BaseModel):
         description="pid files, logs and the servers' data",
     )
     postgres_port: int = Field(5433, ge=1, le=65535)
-    start_timeout_s: float = Field(120.0, gt=0.0)
+    start_timeout_s: float = Field(300.0, gt=0.0, description="per server; 2 busy cores")
 
 
 class Settings(BaseSettings):

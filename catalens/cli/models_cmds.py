@@ -15,6 +15,7 @@ _MODULES = (
     "train_cmd",
     "schemas_cmd",
     "embedded_cmd",
+    "infra_cmd",
 )
 
 

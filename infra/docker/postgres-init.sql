@@ -1,0 +1,2 @@
+-- Runs once, when the pgvector container initialises its data dir.
+CREATE EXTENSION IF NOT EXISTS vector;
