@@ -1,0 +1,248 @@
+"""Query-side speed: FAISS (Flat / HNSW / IVF-SQ8, 1 vs N shards) and pgvector HNSW on the same
+synthetic embeddings, plus embedded-mode upload → searchable freshness.
+
+Run from the repository root: `python -m bench.query` (see `--help`). For each size it builds
+every index over the same clustered 512-d unit vectors (see `bench/query_data.py`), times single
+queries (k=10) after a warm-up and scores recall@10 against brute-force ground truth. The
+baseline is exact FAISS Flat with one shard at the same size, measured in the same run; the table
+gives each row's p50 speed-up over it. Builds that would take too long on this machine (HNSW and
+pgvector at the larger sizes) are projected from the measured rate at the smaller size and
+skipped with the projection noted. Writes the "Query (bench/query.py)" section of
+docs/benchmarks.md (not with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import os
+from contextlib import AsyncExitStack
+from dataclasses import asdict
+
+from bench.common import machine, machine_markdown, write_section
+from bench.query_data import Generator, Synthetic, exact_top_k
+from bench.query_faiss import WARMUP, K, bench_faiss, object_ids, projected_hnsw_s
+from bench.query_freshness import Freshness
+from bench.query_rows import Row, table
+from services.indexer.faiss_params import INDEX_TYPES, FaissParams
+
+SECTION = "Query (bench/query.py)"
+log = logging.getLogger("bench.query")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = FaissParams()
+    p = argparse.ArgumentParser(
+        prog="python -m bench.query",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--sizes", default="100000,1000000", help="vector counts, comma-separated")
+    p.add_argument("--shards", default="1,4", help="FAISS shard counts, comma-separated")
+    p.add_argument("--types", default=",".join(INDEX_TYPES), help="FAISS index types")
+    p.add_argument("--queries", type=int, default=200, help="timed single queries per index")
+    p.add_argument("--skip-pg", action="store_true", help="no pgvector rows")
+    p.add_argument("--skip-freshness", action="store_true", help="no upload → searchable timing")
+    p.add_argument("--uploads", type=int, default=30, help="freshness: images uploaded one by one")
+    p.add_argument("--quick", action="store_true", help="smoke run: 10k vectors; prints only")
+    p.add_argument("--no-write", action="store_true", help="print the table, leave docs alone")
+    p.add_argument(
+        "--no-omp-default-row", dest="omp_default_row", action="store_false",
+        help="skip the extra Flat ×1 row with shard-pool threads at the OpenMP default",
+    )  # fmt: skip
+    p.add_argument("--hnsw-m", type=int, default=defaults.hnsw_m, help="FAISS HNSW M")
+    p.add_argument("--ef-construction", type=int, default=defaults.ef_construction, help="FAISS")
+    p.add_argument("--ef-search", type=int, default=defaults.ef_search, help="FAISS HNSW")
+    p.add_argument("--nlist", type=int, default=defaults.nlist, help="FAISS IVF lists")
+    p.add_argument("--nprobe", type=int, default=defaults.nprobe, help="FAISS IVF lists probed")
+    p.add_argument(
+        "--max-build-min",
+        type=float,
+        default=15.0,
+        help="skip an HNSW (FAISS or pgvector) build whose projected time exceeds this",
+    )
+    p.add_argument(
+        "--pg-workers", type=int, default=max(0, (os.cpu_count() or 1) - 1),
+        help="max_parallel_maintenance_workers for the pgvector index build",
+    )  # fmt: skip
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sizes, args.no_write = "10000", True
+    return args
+
+
+def ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def maintenance_mem(n: int, dim: int) -> str:
+    """Enough maintenance_work_mem for pgvector to build the whole graph in memory."""
+    mb = int(n * (dim * 4 + 256) * 1.3 / 2**20) + 64
+    return f"{max(256, min(mb, 4096))}MB"
+
+
+async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness | str | None]:
+    spec = Synthetic()
+    params = FaissParams(
+        hnsw_m=args.hnsw_m,
+        ef_construction=args.ef_construction,
+        ef_search=args.ef_search,
+        nlist=args.nlist,
+        nprobe=args.nprobe,
+    )
+    generator = Generator(spec)
+    queries = generator.sample(args.queries, seed=1)
+    rows: list[Row] = []
+    notes: list[str] = []
+    hnsw_rate: dict[int, tuple[int, float]] = {}  # shards -> (n, vectors/s) measured
+    pg_measured: tuple[int, float] | None = None  # (n, build seconds)
+    limit_s = args.max_build_min * 60
+    async with AsyncExitStack() as stack:
+        store = None
+        if not args.skip_pg:
+            from bench.query_pg import embedded_store
+
+            store = await stack.enter_async_context(embedded_store())
+        for n in sorted(ints(args.sizes)):
+            data = generator.sample(n, seed=2)
+            ids = object_ids(n)
+            truth = exact_top_k(data, queries, K)
+            for index_type in args.types.split(","):
+                for shards in ints(args.shards):
+                    if index_type == "HNSW" and shards in hnsw_rate:
+                        small, rate = hnsw_rate[shards]
+                        projected = projected_hnsw_s(rate, small, n)
+                        if projected > limit_s:
+                            rows.append(_skipped("FAISS", "HNSW", shards, n, projected, rate))
+                            continue
+                    log.info("FAISS %s ×%d at %d", index_type, shards, n)
+                    row = bench_faiss(data, ids, queries, truth, index_type, shards, params)
+                    rows.append(row)
+                    log.info("%s", row)
+                    if index_type == "HNSW":
+                        hnsw_rate[shards] = (n, n / (row.build_s or 1))
+                    if index_type == "Flat" and shards == 1 and args.omp_default_row:
+                        rows.append(_omp_default_row(data, ids, queries, truth, params))
+            if store is not None:
+                rows.append(await _pg_row(store, data, ids, queries, truth, pg_measured, args))
+                if rows[-1].build_s:
+                    pg_measured = (n, rows[-1].build_s)
+            del data, ids, truth
+            gc.collect()
+    notes += _parameter_notes(spec, params, args)
+    freshness = None if args.skip_freshness else await _freshness(args.uploads)
+    return rows, notes, freshness
+
+
+async def _pg_row(store, data, ids, queries, truth, measured, args) -> Row:  # type: ignore[no-untyped-def]
+    from bench.query_pg import bench_pg, projected_pg_s
+
+    n = len(data)
+    if measured is not None:
+        projected = projected_pg_s(measured[1], measured[0], n)
+        if projected > args.max_build_min * 60:
+            return _skipped("pgvector", "HNSW", 1, n, projected, measured[0] / measured[1])
+    log.info("pgvector HNSW at %d", n)
+    mem = maintenance_mem(n, data.shape[1])
+    row, _ = await bench_pg(store, data, ids, queries, truth, mem, args.pg_workers)
+    row.note = f"maintenance_work_mem {mem}, {args.pg_workers} parallel worker(s); " + row.note
+    log.info("%s", row)
+    return row
+
+
+def _omp_default_row(data, ids, queries, truth, params) -> Row:  # type: ignore[no-untyped-def]
+    row = bench_faiss(data, ids, queries, truth, "Flat", 1, params, search_threads=None)
+    row.note = (
+        "shard-pool threads left at the OpenMP default (all cores): what `open_stack` runs today, "
+        "since its `faiss.omp_set_num_threads(1)` only reaches the main thread"
+    )
+    log.info("%s", row)
+    return row
+
+
+def _skipped(backend: str, index: str, shards: int, n: int, projected: float, rate: float) -> Row:
+    note = (
+        f"NOT RUN: projected build {projected / 60:.0f} min (measured {rate:,.0f} vec/s at the "
+        "smaller size, scaled by n log n) exceeds --max-build-min"
+    )
+    return Row(backend, index, shards, n, note=note)
+
+
+async def _freshness(uploads: int) -> Freshness | str:
+    from bench.query_freshness import aligned_artifact, measure
+
+    if aligned_artifact() is None:
+        return (
+            "not measured: no trained aligned embedder under ~/.local/share/catalens/models/"
+            "aligned (train one with `catalens train embedder`); a random-weight model would "
+            "time a model nobody runs"
+        )
+    try:
+        return await measure(uploads)
+    except Exception as exc:
+        log.exception("freshness failed")
+        return f"not measured: {type(exc).__name__}: {exc}"
+
+
+def _parameter_notes(spec: Synthetic, params: FaissParams, args: argparse.Namespace) -> list[str]:
+    p = asdict(params)
+    return [
+        f"Data: {spec.describe()}. {args.queries} queries from the same generator (not in the "
+        f"data), k={K}, {WARMUP} warm-up queries first; recall@10 against brute-force top-10.",
+        f"FAISS: ShardedFaissIndex with FaissParams hnsw_m={p['hnsw_m']}, "
+        f"ef_construction={p['ef_construction']}, ef_search={p['ef_search']}, "
+        f"nlist={p['nlist']} (per index), nprobe={p['nprobe']}; added in chunks of 100k with "
+        "OpenMP on all cores; one query at a time through `search` (fan-out on the shard thread "
+        "pool + Python merge) with OpenMP set to 1 thread in each shard-pool thread (what "
+        "`open_stack` intends), except the row noted otherwise. Memory = RSS growth of the "
+        "process over the build (vectors, graph, id maps).",
+        "pgvector: embedded Postgres 18 (fsync off) in a temporary folder; rows COPYed into the "
+        "store's own tables, then `CREATE INDEX ... USING hnsw (embedding vector_ip_ops)` "
+        "(pgvector defaults m=16, ef_construction=64; build s = this statement only); queries "
+        "through `PgStore.search` (ef_search 100, joins objects/images/captions, returns "
+        "hydrated rows, so it does more work per query than a bare FAISS search).",
+    ]
+
+
+def render(rows: list[Row], notes: list[str], fresh: Freshness | str | None, info: dict) -> str:
+    end_load = os.getloadavg()[0]
+    lines = [
+        machine_markdown(info),
+        f"Load average at the end: {end_load:.1f} (other engineers' jobs share these cores; "
+        "absolute times are noisy, the same-run speed-up and recall columns are steadier).",
+        "",
+        table(rows),
+        "",
+        *[f"- {note}" for note in notes],
+        "",
+        "Freshness (embedded mode, upload → searchable through `EmbeddedCatalog.ingest_many`, "
+        "one image at a time):",
+    ]
+    if isinstance(fresh, Freshness):
+        lines.append(
+            f"p50 **{fresh.p50_s:.2f} s**, p95 **{fresh.p95_s:.2f} s**, max {fresh.max_s:.2f} s "
+            f"over {fresh.uploads} fashion-products photos ({fresh.objects_per_image:.1f} indexed "
+            f"objects per image incl. the whole image; embedder {fresh.embedder}, offline "
+            "captioner). It is the time for detection + crops + embedding + Postgres/FAISS writes "
+            "of one image; the embedded ingest returns once the bus drained."
+        )
+    else:
+        lines.append(fresh or "skipped (--skip-freshness).")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    args = parse_args(argv)
+    info = machine()
+    rows, notes, fresh = asyncio.run(run(args))
+    body = render(rows, notes, fresh, info)
+    print(body)
+    if not args.no_write:
+        print(f"\nwrote {write_section(SECTION, body)}")
+
+
+if __name__ == "__main__":
+    main()

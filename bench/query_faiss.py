@@ -1,0 +1,101 @@
+"""ShardedFaissIndex under the query bench: build time, RSS growth, single-query latency, recall.
+
+The build adds the vectors in chunks of 100k (as a bulk ingest or a restart rebuild would), with
+FAISS's OpenMP on every core; queries then run one at a time (k=10) through
+`ShardedFaissIndex.search`, the call the query service makes, so the per-shard fan-out on the
+thread pool and the Python merge are part of the latency. Hydrating hits from Postgres is not.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+
+import faiss
+import numpy as np
+
+from bench.query_data import CHUNK, percentiles_ms, recall_at_k, rss_bytes
+from bench.query_rows import Row
+from services.indexer.faiss_params import FaissParams
+from services.indexer.faiss_shards import ShardedFaissIndex
+
+K, WARMUP = 10, 20
+
+
+def object_ids(n: int) -> list[str]:
+    return [f"obj-{i}" for i in range(n)]
+
+
+def build(
+    data: np.ndarray, ids: list[str], index_type: str, shards: int, params: FaissParams
+) -> tuple[ShardedFaissIndex, float]:
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    index = ShardedFaissIndex(data.shape[1], shards, index_type, params)
+    start = time.perf_counter()
+    for lo in range(0, len(data), CHUNK):
+        index.upsert(ids[lo : lo + CHUNK], data[lo : lo + CHUNK])
+    return index, time.perf_counter() - start
+
+
+def set_search_threads(index: ShardedFaissIndex, threads: int) -> None:
+    """OpenMP threads of every shard-pool thread. `faiss.omp_set_num_threads` only sets the
+    calling thread's value, so the main thread's setting (open_stack's) does not reach the pool;
+    each pool thread runs one task that waits on a barrier, so every thread gets one."""
+    workers = index._pool._max_workers
+    barrier = threading.Barrier(workers)
+
+    def pin(_: int) -> None:
+        faiss.omp_set_num_threads(threads)
+        barrier.wait(timeout=30)
+
+    list(index._pool.map(pin, range(workers)))
+
+
+def query(index: ShardedFaissIndex, queries: np.ndarray) -> tuple[list[float], list[list[int]]]:
+    """Per-query wall times and result row numbers, after WARMUP unmeasured queries."""
+    for q in queries[:WARMUP]:
+        index.search(q[None, :], K)
+    times, found = [], []
+    for q in queries:
+        start = time.perf_counter()
+        [hits] = index.search(q[None, :], K)
+        times.append(time.perf_counter() - start)
+        found.append([int(oid.removeprefix("obj-")) for oid, _ in hits])
+    return times, found
+
+
+def bench_faiss(
+    data: np.ndarray,
+    ids: list[str],
+    queries: np.ndarray,
+    truth: np.ndarray,
+    index_type: str,
+    shards: int,
+    params: FaissParams,
+    search_threads: int | None = 1,
+) -> Row:
+    """`search_threads`: OpenMP threads per shard-pool thread; None leaves the OpenMP default."""
+    gc.collect()
+    before = rss_bytes()
+    index, build_s = build(data, ids, index_type, shards, params)
+    gc.collect()
+    grown = (rss_bytes() - before) / 2**20
+    if search_threads is not None:
+        set_search_threads(index, search_threads)
+    try:
+        times, found = query(index, queries)
+    finally:
+        index.close()
+        del index
+        gc.collect()
+    p50, p99 = percentiles_ms(times)
+    return Row(
+        "FAISS", index_type, shards, len(data), build_s, grown, p50, p99, recall_at_k(found, truth)
+    )
+
+
+def projected_hnsw_s(rate_at_small: float, small: int, big: int) -> float:
+    """HNSW insert cost grows about with log n: project a build of `big` from `small`'s rate."""
+    return big / rate_at_small * np.log(big) / np.log(small)
