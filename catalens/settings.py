@@ -123,6 +123,26 @@ class MinioSettings(BaseModel):
     notify_id: str = Field("CATALENS", pattern=r"^[A-Z0-9_]+$", description="notify target id")
 
 
+class StreamingSettings(BaseModel):
+    """The services on Kafka: topics, micro-batches, retries, shutdown and metrics."""
+
+    partitions: int = Field(4, ge=1, description="partitions of each pipeline topic")
+    dlq_partitions: int = Field(1, ge=1, description="partitions of each `.dlq` topic")
+    replication_factor: int = Field(1, ge=1)
+    max_batch: int = Field(32, ge=1, description="records per batch (detector: its batch_size)")
+    max_wait_ms: int = Field(200, ge=0, description="wait this long for a batch to fill")
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    idempotent_producer: bool = Field(True, description="acks=all, no duplicates on retry")
+    retry_attempts: int = Field(5, ge=1, description="tries of a batch on transient failures")
+    retry_backoff_s: float = Field(0.5, gt=0.0, description="first backoff; doubles each try")
+    retry_backoff_max_s: float = Field(10.0, gt=0.0)
+    graceful_timeout_s: float = Field(30.0, gt=0.0, description="SIGTERM: finish the batch")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="None: 9101 detector, 9102 captioner, ... 0: off"
+    )
+
+
 class MlflowSettings(BaseModel):
     tracking_uri: str = "http://127.0.0.1:5000"
 
@@ -156,5 +176,6 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     kafka: KafkaSettings = KafkaSettings()
     minio: MinioSettings = MinioSettings()
+    streaming: StreamingSettings = StreamingSettings()
     mlflow: MlflowSettings = MlflowSettings()
     infra: InfraSettings = InfraSettings()
