@@ -24,7 +24,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".ti
 HELP = "\n\n".join(
     [
         "Detect objects in images (files, or folders searched recursively) and print one JSON "
-        "object per image on stdout: path, width, height and objects (label, XX The "
+        "object per image on stdout: path, width, height and objects (label, score, box, "
+        "kind, crop size). The "
         "objects are the crops the crop policy keeps (CATALENS_DETECTOR__CROP__*), the whole "
         "image last.",
         "Defaults come from settings (CATALENS_DETECTOR__*); the model is "
