@@ -119,6 +119,11 @@ class MinioSettings(BaseModel):
     secret_key: SecretStr = SecretStr("catalens-local-only")
     secure: bool = False
     bucket: str = Field("catalens", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    crops_bucket: str = Field(
+        "catalens-crops",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="where the detector stores crops (no bucket events: never re-detected)",
+    )
     topic: str = Field("images", description="the Kafka topic bucket notifications go to")
     notify_id: str = Field("CATALENS", pattern=r"^[A-Z0-9_]+$", description="notify target id")
 

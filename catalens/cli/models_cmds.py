@@ -16,6 +16,7 @@ _MODULES = (
     "schemas_cmd",
     "embedded_cmd",
     "infra_cmd",
+    "run_cmd",
 )
 
 

@@ -84,9 +84,12 @@ async def handle_embedded(
 
 
 async def _delete(message: ObjectsDeleted, ports: IndexerPorts) -> None:
-    if message.image_id is None:
-        return  # a delete by uri alone needs the uri → id map of the streaming path
-    removed = await ports.pg.delete_image(message.image_id)
-    ids = list(message.object_ids or removed)
-    for index in ports.indexes.all():
-        index.delete(ids)
+    if message.image_id is not None:
+        image_ids = [message.image_id]
+    else:  # a bucket delete names only the object: every stored version at that uri goes
+        image_ids = await ports.pg.image_ids_by_uri(str(message.image_uri))
+    for image_id in image_ids:
+        removed = await ports.pg.delete_image(image_id)
+        ids = list(message.object_ids or removed)
+        for index in ports.indexes.all():
+            index.delete(ids)

@@ -264,6 +264,11 @@ class PgStore:
         found = await self._pool.fetchval("SELECT 1 FROM images WHERE image_id = $1", image_id)
         return found is not None
 
+    async def image_ids_by_uri(self, uri: str) -> list[str]:
+        """Ids of the stored images at `uri` (a delete from a bucket names only its key)."""
+        rows = await self._pool.fetch("SELECT image_id FROM images WHERE uri = $1", uri)
+        return [r["image_id"] for r in rows]
+
     async def ping(self) -> bool:
         try:
             return await self._pool.fetchval("SELECT 1") == 1

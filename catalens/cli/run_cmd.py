@@ -1,0 +1,33 @@
+"""`catalens run detector|captioner|embedder|indexer`: one service on Kafka until SIGTERM.
+
+Settings from the environment: `CATALENS_KAFKA__BOOTSTRAP_SERVERS`, `CATALENS_MINIO__*`,
+`CATALENS_POSTGRES__DSN`, `CATALENS_STREAMING__*` (batches, retries, metrics port)."""
+
+from __future__ import annotations
+
+import typer
+
+SERVICE_HELP = "detector, captioner, embedder or indexer"
+
+
+def run(
+    service: str = typer.Argument(..., help=SERVICE_HELP),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="serve /metrics here (0: off; default 9101-9104)"
+    ),
+) -> None:
+    """Run one pipeline service: consume its topics, publish downstream, commit when durable."""
+    from catalens.settings import Settings
+    from catalens.streaming.service import SERVICES, main
+
+    if service not in SERVICES:
+        typer.echo(f"error: unknown service {service!r}; choose {SERVICE_HELP}", err=True)
+        raise typer.Exit(2)
+    settings = Settings()
+    if metrics_port is not None:
+        settings.streaming.metrics_port = metrics_port
+    raise typer.Exit(main(service, settings))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,87 @@
+"""MinIO bucket notifications (S3 event JSON on Kafka `images`) → ImageUploaded / ImageDeleted.
+
+MinIO sends one JSON object per event: `{"EventName": "s3:ObjectCreated:Put", "Key":
+"bucket/key", "Records": [{"s3": {"bucket": {"name": ...}, "object": {"key": <URL-encoded>,
+"size", "eTag", "contentType", "userMetadata"}}}]}`. Keys are query-escaped (`/` → `%2F`,
+space → `+`). A delete carries no etag, so its ImageDeleted names the image by bucket and key.
+Our own contracts (a JSON object with `type`) are accepted on the same topic.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any
+from urllib.parse import unquote_plus
+
+from pydantic import ValidationError
+
+from schemas import ImageDeleted, ImageUploaded, SchemaError, decode, image_id_from_object
+
+PRODUCER = "minio"
+ImageEvent = ImageUploaded | ImageDeleted
+
+
+def decode_images_record(data: bytes) -> list[ImageEvent]:
+    """One record of topic `images`: an S3 event (maybe several records) or one contract."""
+    raw = _json_object(data)
+    if "type" in raw:
+        return [decode(data, (ImageUploaded, ImageDeleted))]  # type: ignore[list-item]
+    return parse_s3_event(raw)
+
+
+def parse_s3_event(event: dict[str, Any] | bytes) -> list[ImageEvent]:
+    raw = _json_object(event) if isinstance(event, bytes) else event
+    records = raw.get("Records")
+    if not isinstance(records, list) or not records:
+        raise SchemaError("not an S3 event: no Records", field="Records")
+    return [_one(record, i) for i, record in enumerate(records)]
+
+
+def _one(record: Any, i: int) -> ImageEvent:
+    where = f"Records[{i}]"
+    try:
+        name = record["eventName"]
+        bucket = record["s3"]["bucket"]["name"]
+        obj = record["s3"]["object"]
+        key = unquote_plus(obj["key"])
+    except (KeyError, TypeError) as exc:
+        raise SchemaError(f"S3 event record lacks {exc}", field=where) from None
+    try:
+        if name.startswith("s3:ObjectCreated:"):
+            return _uploaded(bucket, key, obj)
+        if name.startswith("s3:ObjectRemoved:"):
+            return ImageDeleted(producer=PRODUCER, bucket=bucket, key=key)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(map(str, first["loc"])) or "event"
+        raise SchemaError(f"{name}: {first['msg']}", field=f"{where}.{path}") from None
+    raise SchemaError(f"unsupported S3 event {name!r}", field=f"{where}.eventName")
+
+
+def _uploaded(bucket: str, key: str, obj: dict[str, Any]) -> ImageUploaded:
+    etag = obj.get("eTag")
+    if not etag:
+        raise SchemaError("an ObjectCreated event without eTag", field="s3.object.eTag")
+    meta = {k.lower(): v for k, v in (obj.get("userMetadata") or {}).items()}
+    return ImageUploaded(
+        producer=PRODUCER,
+        image_id=image_id_from_object(bucket, key, etag),
+        bucket=bucket,
+        key=key,
+        etag=etag.strip('"'),
+        size=int(obj.get("size") or 0),
+        content_type=obj.get("contentType") or meta.get("content-type"),
+        source=meta.get("x-amz-meta-source", "s3"),
+        filename=meta.get("x-amz-meta-filename", posixpath.basename(key)),
+    )
+
+
+def _json_object(data: bytes | str) -> dict[str, Any]:
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SchemaError(f"message is not valid UTF-8 JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise SchemaError(f"message must be a JSON object, got {type(raw).__name__}")
+    return raw

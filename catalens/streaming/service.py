@@ -1,0 +1,121 @@
+"""The lifespan every service shares: topics, `/metrics`, ports (models load once) and routes.
+
+A service module supplies `open_routes(settings)`: an async context manager that builds its
+ports and yields its routes, and closes the ports on exit (after the broker has stopped)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from catalens.settings import MinioSettings, Settings
+from catalens.streaming.broker import make_broker
+from catalens.streaming.metrics import ServiceMetrics, metrics_port
+from catalens.streaming.route import Route, RouteRunner
+from catalens.streaming.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+OpenRoutes = Callable[[Settings], AbstractAsyncContextManager[list[Route]]]
+
+
+@dataclass
+class Service:
+    name: str
+    settings: Settings
+    broker: KafkaBroker
+    metrics: ServiceMetrics
+    app: FastStream = field(init=False)
+    runners: list[RouteRunner] = field(default_factory=list)
+    failure: BaseException | None = None
+
+    def fail(self, error: BaseException) -> None:
+        """A route gave up: stop the service (its batch stays uncommitted)."""
+        self.failure = self.failure or error
+        self.app.exit()
+
+    async def run(self) -> int:
+        """Run until SIGINT/SIGTERM (or a route gives up); 0 on a clean stop, else 1."""
+        await self.app.run()
+        if self.failure is not None:
+            log.error("%s stopped after a failure: %s", self.name, self.failure)
+            return 1
+        return 0
+
+
+def service_app(name: str, settings: Settings, open_routes: OpenRoutes) -> Service:
+    """Build the broker and the app; nothing connects until the app runs."""
+    service = Service(
+        name, settings, make_broker(settings.kafka, settings.streaming, name), ServiceMetrics(name)
+    )
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        streaming = settings.streaming
+        await ensure_topics(settings.kafka.bootstrap_servers, streaming)
+        port = metrics_port(name, streaming.metrics_port)
+        server = service.metrics.serve(streaming.metrics_host, port) if port else None
+        try:
+            async with open_routes(settings) as routes:
+                for route in routes:
+                    runner = RouteRunner(
+                        name, route, service.broker, streaming, service.metrics, service.fail
+                    )
+                    runner.subscribe()
+                    service.runners.append(runner)
+                yield
+        finally:
+            if server is not None:
+                server.shutdown()
+
+    service.app = FastStream(service.broker, lifespan=lifespan)
+    return service
+
+
+async def minio_store(settings: MinioSettings, bucket: str) -> Any:
+    """A MinioObjectStore on `bucket` (made if missing)."""
+    from catalens.adapters.minio_store import MinioObjectStore
+
+    return await asyncio.to_thread(
+        MinioObjectStore.connect,
+        settings.endpoint,
+        settings.access_key,
+        settings.secret_key.get_secret_value(),
+        bucket,
+        settings.secure,
+    )
+
+
+async def close_quietly(resource: object) -> None:
+    """Close a model or client that holds threads or connections (sync or async close)."""
+    for method_name in ("aclose", "close"):
+        method = getattr(resource, method_name, None)
+        if method is not None:
+            result = method()
+            if asyncio.iscoroutine(result):
+                await result
+            return
+
+
+SERVICES = ("detector", "captioner", "embedder", "indexer")
+
+
+def main(name: str, settings: Settings | None = None) -> int:
+    """Run one service until SIGINT/SIGTERM; the process exit code."""
+    import importlib
+
+    if name not in SERVICES:
+        raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s [{name}] %(levelname)s %(name)s: %(message)s"
+    )
+    module = importlib.import_module(f"services.{name}.app")
+    service: Service = module.create_app(settings or Settings())
+    return asyncio.run(service.run())

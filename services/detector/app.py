@@ -1,0 +1,55 @@
+"""The detector service on Kafka: `images` (MinIO bucket events) → `objects.detected`.
+
+Run: `catalens run detector` or `python -m services.detector`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from catalens.inference import ModelRunner
+from catalens.ports import Detector
+from catalens.settings import Settings
+from catalens.streaming.route import Route
+from catalens.streaming.s3_events import decode_images_record
+from catalens.streaming.service import Service, minio_store, service_app
+from schemas import IMAGES, ImageDeleted, ImageUploaded
+from services.detector.handler import DetectorPorts, handle_images
+
+NAME = "detector"
+
+
+@asynccontextmanager
+async def open_routes(
+    settings: Settings, detector: Detector | None = None
+) -> AsyncIterator[list[Route]]:
+    """`detector` may be passed in (tests share one loaded model); otherwise it loads here."""
+    runner = ModelRunner(NAME)
+    try:
+        if detector is None:
+            from services.detector.yolo import YoloDetector
+
+            detector = await runner.run(YoloDetector.from_settings, settings.detector)
+        images = await minio_store(settings.minio, settings.minio.bucket)
+        crops = await minio_store(settings.minio, settings.minio.crops_bucket)
+        ports = DetectorPorts(images, crops, detector, runner, settings.detector.crop)
+        yield [
+            Route(
+                "images",
+                IMAGES,
+                handle_images,
+                ports,
+                accepts=(ImageUploaded, ImageDeleted),
+                max_records=settings.detector.batch_size,
+                decoder=decode_images_record,
+            )
+        ]
+    finally:
+        runner.close()
+
+
+def create_app(settings: Settings | None = None, detector: Detector | None = None) -> Service:
+    def routes(s: Settings):  # type: ignore[no-untyped-def]
+        return open_routes(s, detector)
+
+    return service_app(NAME, settings or Settings(), routes)
