@@ -49,8 +49,13 @@ def embed(
     if not paths and not text:
         raise typer.BadParameter("give at least one image PATH or --text")
     settings = Settings()
-    given = {"backend": backend, "model": model, "cache_dir": cache_dir, "device": device}
-    update = {k: v for k, v in given.items() if v is not None}
+    given: dict[str, object] = {
+        "backend": backend,
+        "model": model,
+        "cache_dir": cache_dir,
+        "device": device,
+    }
+    update: dict[str, object] = {k: v for k, v in given.items() if v is not None}
     if pretrained is not None:
         update["pretrained"] = None if pretrained.lower() == "none" else pretrained
     config = EmbedderSettings.model_validate({**settings.embedder.model_dump(), **update})
