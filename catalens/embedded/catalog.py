@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
 
 import numpy as np
 
-from catalens.embedded.bootstrap import EmbeddedStack
+from catalens.embedded.bootstrap import EmbeddedStack, open_stack
 from catalens.embedded.filters import is_unfiltered, matches
 from catalens.errors import CatalensError, ImageError
 from catalens.imaging import ImageLimits, load_image
+from catalens.settings import Settings
 from catalens.storage_keys import crop_key, crop_prefix, image_key
 from schemas import IMAGES, ImageDeleted, ImageUploaded, image_id_from_bytes
 from services.query.ports import (
@@ -203,3 +206,11 @@ def _uploaded(image_id: str, data: bytes, filename: str, source: str | None) -> 
         source=source,
         filename=filename[:1024] if filename else None,
     )
+
+
+@asynccontextmanager
+async def embedded_catalog(settings: Settings, **models: Any) -> AsyncIterator[EmbeddedCatalog]:
+    """The embedded stack as a Catalog factory for `create_app`: opened in the app's lifespan,
+    on the app's event loop. `models` may pass loaded detector/embedder/captioner."""
+    async with open_stack(settings, **models) as stack:
+        yield EmbeddedCatalog(stack)

@@ -131,12 +131,16 @@ def _pixel_box(xyxy: Sequence[float], width: int, height: int) -> Box:
 
 @contextmanager
 def _quiet_ultralytics() -> Iterator[None]:
-    """ultralytics logs model loading to stdout; keep stdout for our own output."""
+    """ultralytics logs model loading to stdout (keep stdout for our own output), and its
+    device selection lowers torch's thread count for the whole process (keep it for the
+    embedder that shares the process)."""
+    import torch
     from ultralytics.utils import LOGGER
 
-    previous = LOGGER.level
+    previous, threads = LOGGER.level, torch.get_num_threads()
     LOGGER.setLevel(max(previous, logging.WARNING))
     try:
         yield
     finally:
         LOGGER.setLevel(previous)
+        torch.set_num_threads(threads)

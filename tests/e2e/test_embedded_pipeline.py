@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from catalens.embedded.bootstrap import open_stack
-from catalens.embedded.catalog import EmbeddedCatalog
-from catalens.embedded.serve import app_for
+from catalens.embedded.catalog import embedded_catalog
 from catalens.paths import shared_path
 from catalens.settings import PostgresSettings, QuerySettings, Settings
+from services.query.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -55,10 +55,9 @@ async def client(tmp_path_factory, module_pg_dsn, aligned_model_dir, yolo_detect
     settings = Settings(data_dir=data_dir, postgres=PostgresSettings(dsn=module_pg_dsn))
     settings.embedder.model = str(aligned_model_dir)
     settings.captioner.backend = "offline"
-    async with open_stack(settings, detector=yolo_detector) as stack:
-        catalog = EmbeddedCatalog(stack)
-        async with AsyncTestClient(app_for(catalog, QuerySettings())) as http:
-            yield http
+    app = create_app(partial(embedded_catalog, settings, detector=yolo_detector), QuerySettings())
+    async with AsyncTestClient(app) as http:
+        yield http
 
 
 @pytest.fixture(scope="module")
