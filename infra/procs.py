@@ -24,7 +24,7 @@ class InfraError(CatalensError):
     reason = "infra_failed"
 
 
-def _start_time(pid: int) -> str | None:
+def start_time(pid: int) -> str | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -39,7 +39,7 @@ def live_pid(pidfile: Path) -> int | None:
         pid = int(pid_text)
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _start_time(pid) == started else None
+    return pid if start_time(pid) == started else None
 
 
 def spawn(
@@ -62,7 +62,7 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
         )
-    pidfile.write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
+    pidfile.write_text(f"{proc.pid} {start_time(proc.pid)}\n")
     return proc.pid
 
 

@@ -19,7 +19,10 @@ from aiokafka.structs import TopicPartition
 import infra
 from catalens.paths import REPO_ROOT
 from catalens.settings import Settings
+from infra import procs
 from infra.minio_events import configure_bucket, minio_client
+from infra.postgres_server import PostgresServer
+from infra.shared import shared_stack
 from infra.stack import Endpoints
 from services.indexer.pg_server import free_port
 
@@ -120,6 +123,28 @@ def test_down_stops_only_what_up_started(
     }
     assert infra.down(mine, only=["kafka", "postgres"]) == ["postgres"]
     assert [row.healthy for row in infra.status(mine, only=["kafka", "postgres"])] == [True, False]
+
+
+def test_the_last_session_sharing_the_stack_stops_what_the_sessions_started(
+    real_stack: Endpoints, infra_settings: Settings, tmp_path: Path
+) -> None:
+    mine = infra_settings.model_copy(deep=True)
+    mine.infra.run_dir = tmp_path / "run"
+    mine.infra.postgres_port = free_port()
+    postgres = PostgresServer(mine)
+    other_session = subprocess.Popen(["sleep", "300"])
+    try:
+        with shared_stack(mine):  # starts its own postgres, reuses the other servers
+            lease = mine.infra.run_dir / "leases" / str(other_session.pid)
+            lease.write_text(f"{other_session.pid} {procs.start_time(other_session.pid)}\n")
+        assert postgres.healthy(), "stopped while another session held the stack"
+    finally:
+        other_session.kill()
+        other_session.wait()
+    with shared_stack(mine):  # the other session is gone: this one is the last out
+        pass
+    assert not postgres.healthy()
+    assert [row.healthy for row in infra.status(mine, only=["kafka", "minio"])] == [True, True]
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -143,3 +143,12 @@ def test_postgres_gets_the_vector_extension_on_first_start(services):
     mounts = services["postgres"]["volumes"]
     init = next(m for m in mounts if "docker-entrypoint-initdb.d" in m).split(":")[0]
     assert "CREATE EXTENSION IF NOT EXISTS vector" in (REPO_ROOT / Path(init)).read_text()
+
+
+def test_the_image_copies_every_package_the_wheel_is_built_from():
+    import tomllib
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    dockerfile = (REPO_ROOT / "infra/docker/Dockerfile").read_text()
+    assert [p for p in packages if f"COPY {p} ./{p}" not in dockerfile] == []

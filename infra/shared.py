@@ -1,0 +1,72 @@
+"""Share one running stack between test sessions (or any processes) on the same machine.
+
+`shared_stack(settings)` runs `up`, records which servers it started, and takes a lease (a file
+with its pid and start time). On exit it drops the lease; the last holder out stops every server
+that any holder started, so a session never stops servers another one is still using, and a
+server `catalens infra up` started by hand is never stopped. Leases of dead processes do not
+count, so a killed session does not pin the stack forever.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from catalens.settings import Settings
+from infra import procs
+from infra.stack import SERVICES, Endpoints, down, endpoints, up
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def shared_stack(settings: Settings, *, keep: bool = False) -> Iterator[Endpoints]:
+    """The whole stack for the duration; `keep` leaves what was started running at the end."""
+    root = settings.infra.run_dir / "leases"
+    lease = root / str(os.getpid())
+    with _leases_locked(root):
+        started = up(settings)
+        _record_started(root, started)
+        lease.write_text(f"{os.getpid()} {procs.start_time(os.getpid())}\n")
+    try:
+        yield endpoints(settings)
+    finally:
+        with _leases_locked(root):
+            lease.unlink(missing_ok=True)
+            others = [p for p in root.glob("[0-9]*") if procs.live_pid(p) is not None]
+            to_stop = _recorded(root)
+            if others:
+                log.info("shared stack: %d other holder(s); leaving it running", len(others))
+            elif keep:
+                log.info("shared stack: kept running (%s)", ", ".join(to_stop) or "nothing ours")
+            elif to_stop:
+                down(settings, only=to_stop)
+                (root / "started").unlink(missing_ok=True)
+
+
+def _recorded(root: Path) -> list[str]:
+    try:
+        names = set((root / "started").read_text().split())
+    except FileNotFoundError:
+        return []
+    return [name for name in SERVICES if name in names]
+
+
+def _record_started(root: Path, started: list[str]) -> None:
+    names = sorted({*_recorded(root), *started})
+    (root / "started").write_text("\n".join(names) + "\n")
+
+
+@contextmanager
+def _leases_locked(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
