@@ -105,9 +105,16 @@ def test_published_ports_match_the_local_defaults_and_bind_to_loopback(services)
         assert ["127.0.0.1", port] in [p[:2] for p in published], name
 
 
-def test_infrastructure_and_the_query_service_have_healthchecks(services):
-    for name in [*INFRA, "query"]:
+def test_every_long_running_service_has_a_healthcheck(services):
+    for name in INFRA | RUN_SERVICES:
         assert services[name]["healthcheck"]["test"], name
+
+
+def test_worker_healthchecks_probe_the_metrics_port_each_worker_serves(services):
+    from catalens.streaming.metrics import DEFAULT_PORTS
+
+    for name, port in DEFAULT_PORTS.items():
+        assert f"http://localhost:{port}/metrics" in services[name]["healthcheck"]["test"], name
 
 
 def test_workers_wait_for_healthy_infrastructure_and_wired_bucket_events(services):
