@@ -164,7 +164,7 @@ def _omp_default_row(data, ids, queries, truth, params) -> Row:  # type: ignore[
 
 def _skipped(backend: str, index: str, shards: int, n: int, projected: float, rate: float) -> Row:
     note = (
-        f"NOT RUN: projected build {projected / 60:.0f} min (measured {rate:,.0f} vec/s at the "
+        f"NOT RUN: projected build {projected / 60:.1f} min (measured {rate:,.0f} vec/s at the "
         "smaller size, scaled by n log n) exceeds --max-build-min"
     )
     return Row(backend, index, shards, n, note=note)
