@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import faiss
 
 from catalens.adapters.folder_store import FolderObjectStore
-from catalens.bus import DeadLetter, InProcessBus
+from catalens.bus import DeadLetter, Handler, InProcessBus
 from catalens.inference import ModelRunner
 from catalens.ports import Captioner, Detector, Embedder
 from catalens.settings import Settings
@@ -69,16 +69,17 @@ async def open_stack(
     detect_runner, embed_runner = ModelRunner("detector"), ModelRunner("embedder")
     indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
     try:
-        detector = detector or await detect_runner.run(_load_detector, settings)
-        embedder = embedder or await embed_runner.run(_load_embedder, settings)
-        captioner = captioner or _load_captioner(settings, embedder)
+        the_detector = detector if detector else await detect_runner.run(_load_detector, settings)
+        the_embedder = embedder if embedder else await embed_runner.run(_load_embedder, settings)
+        captioner = captioner or _load_captioner(settings, the_embedder)
         store = FolderObjectStore(settings.data_dir / "objects")
-        await rebuild_indexes(pg, indexes, embedder)
+        await rebuild_indexes(pg, indexes, the_embedder)
         bus = InProcessBus()
         bus.on_dead_letter = functools.partial(_record_dead_letter, settings)
         stack = EmbeddedStack(
-            settings, bus, pg, store, indexes, detector, embedder, captioner, embed_runner, server
-        )
+            settings, bus, pg, store, indexes, the_detector, the_embedder, captioner,
+            embed_runner, server,
+        )  # fmt: skip
         _wire(stack, detect_runner)
         yield stack
     finally:
@@ -152,7 +153,8 @@ def _wire(stack: EmbeddedStack, detect_runner: ModelRunner) -> None:
         (OBJECTS_EMBEDDED, "indexer", indexer_handler.handle_embedded, indexer_ports, 64),
     ]
     for topic, name, handler, ports, size in routes:
-        stack.bus.subscribe(topic, name, functools.partial(handler, ports=ports), size)
+        bound: Handler = functools.partial(handler, ports=ports)  # type: ignore[misc,arg-type,operator]
+        stack.bus.subscribe(topic, name, bound, size)
 
 
 def _record_dead_letter(settings: Settings, topic: str, dead: DeadLetter) -> None:

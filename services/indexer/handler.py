@@ -47,7 +47,7 @@ async def handle_detected(
         )
         detector = f"{message.detector.name}@{message.detector.version}"
         records = [
-            ObjectRecord(o.object_id, o.kind, o.label, o.score, tuple(o.box), o.crop_uri, detector)
+            ObjectRecord(o.object_id, o.kind, o.label, o.score, o.box, o.crop_uri, detector)
             for o in message.objects
         ]
         await ports.pg.upsert_objects(message.image_id, records)
