@@ -37,7 +37,7 @@ def shared_stack(settings: Settings, *, keep: bool = False) -> Iterator[Endpoint
     finally:
         with _leases_locked(root):
             lease.unlink(missing_ok=True)
-            others = [p for p in root.glob("[0-9]*") if procs.live_pid(p) is not None]
+            others = holders(settings)
             to_stop = _recorded(root)
             if others:
                 log.info("shared stack: %d other holder(s); leaving it running", len(others))
@@ -46,6 +46,13 @@ def shared_stack(settings: Settings, *, keep: bool = False) -> Iterator[Endpoint
             elif to_stop:
                 down(settings, only=to_stop)
                 (root / "started").unlink(missing_ok=True)
+
+
+def holders(settings: Settings) -> list[int]:
+    """Pids of the live processes holding the shared stack now."""
+    root = settings.infra.run_dir / "leases"
+    pids = [procs.live_pid(path) for path in root.glob("[0-9]*")]
+    return sorted(pid for pid in pids if pid is not None)
 
 
 def _recorded(root: Path) -> list[str]:

@@ -57,11 +57,20 @@ def up(only: str | None = typer.Option(None, "--only", help=ONLY_HELP)) -> None:
     _print_status(settings, _only(only))
 
 
-def down(only: str | None = typer.Option(None, "--only", help=ONLY_HELP)) -> None:
+def down(
+    only: str | None = typer.Option(None, "--only", help=ONLY_HELP),
+    force: bool = typer.Option(False, "--force", help="even while test sessions hold the stack"),
+) -> None:
     """Stop the servers `up` started (others on the same ports are left alone)."""
     import infra
+    from infra.shared import holders
 
-    stopped = infra.down(_setup(), _only(only))
+    settings = _setup()
+    busy = holders(settings)
+    if busy and not force:
+        typer.echo(f"in use by test session(s) {busy}: not stopped (--force to stop)", err=True)
+        raise typer.Exit(1)
+    stopped = infra.down(settings, _only(only))
     typer.echo(f"stopped: {', '.join(stopped) or 'nothing'}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -145,6 +146,24 @@ def test_the_last_session_sharing_the_stack_stops_what_the_sessions_started(
         pass
     assert not postgres.healthy()
     assert [row.healthy for row in infra.status(mine, only=["kafka", "minio"])] == [True, True]
+
+
+def test_down_refuses_while_a_test_session_holds_the_stack(tmp_path: Path) -> None:
+    session = subprocess.Popen(["sleep", "300"])
+    try:
+        leases = tmp_path / "run" / "leases"
+        leases.mkdir(parents=True)
+        (leases / str(session.pid)).write_text(f"{session.pid} {procs.start_time(session.pid)}\n")
+        env = {**os.environ, "CATALENS_INFRA__RUN_DIR": str(tmp_path / "run")}
+        done = subprocess.run(
+            [sys.executable, "-m", "infra", "down"], cwd=REPO_ROOT, env=env,
+            capture_output=True, text=True,
+        )  # fmt: skip
+    finally:
+        session.kill()
+        session.wait()
+    assert done.returncode == 1
+    assert f"in use by test session(s) [{session.pid}]" in done.stderr
 
 
 # -- helpers ------------------------------------------------------------------------------------
