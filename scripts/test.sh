@@ -14,5 +14,8 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 cd "$repo"
-"$venv/bin/ruff" check catalens services schemas bench tests
+# the real servers the integration tests start: Kafka jars from Maven Central and MinIO built
+# with `go install` (13 min cold on 2 cores), cached in ~/.cache/catalens/infra
+"$venv/bin/catalens" infra install >&2
+"$venv/bin/ruff" check catalens services schemas infra bench tests
 exec "$venv/bin/python" -m pytest "$@"

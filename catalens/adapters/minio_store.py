@@ -39,6 +39,27 @@ class MinioObjectStore:
         )
         return self.uri(key)
 
+    async def put_with_etag(self, key: str, data: bytes, content_type: str) -> str:
+        """Store `data`; return the stored version's etag (part of the streaming image id)."""
+        result = await asyncio.to_thread(
+            self.client.put_object,
+            self.bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+        )
+        return str(result.etag)
+
+    async def etag(self, key: str) -> str | None:
+        try:
+            stat = await asyncio.to_thread(self.client.stat_object, self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchBucket"):
+                return None
+            raise
+        return stat.etag
+
     async def get(self, key: str) -> bytes:
         def read() -> bytes:
             response = self.client.get_object(self.bucket, key)
@@ -59,10 +80,4 @@ class MinioObjectStore:
         await asyncio.to_thread(self.client.remove_object, self.bucket, key)
 
     async def exists(self, key: str) -> bool:
-        try:
-            await asyncio.to_thread(self.client.stat_object, self.bucket, key)
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchBucket"):
-                return False
-            raise
-        return True
+        return await self.etag(key) is not None

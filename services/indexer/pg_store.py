@@ -260,6 +260,10 @@ class PgStore:
             return [], np.zeros((0, 0), dtype=np.float32)
         return [r["object_id"] for r in rows], np.stack([r["embedding"] for r in rows])
 
+    async def image_uri(self, image_id: str) -> str | None:
+        uri = await self._pool.fetchval("SELECT uri FROM images WHERE image_id = $1", image_id)
+        return None if uri is None else str(uri)
+
     async def image_exists(self, image_id: str) -> bool:
         found = await self._pool.fetchval("SELECT 1 FROM images WHERE image_id = $1", image_id)
         return found is not None

@@ -1,0 +1,103 @@
+"""The query service on the real stack: a `Catalog` over Postgres (written by the indexer), a
+FAISS replica fed by `objects.embedded`, and MinIO. Uploads go into the bucket; MinIO's
+notification to Kafka `images` drives the pipeline, so the same path serves S3 clients and the UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import PurePosixPath
+
+from catalens.adapters.minio_store import MinioObjectStore
+from catalens.imaging import ImageLimits, load_image
+from catalens.inference import ModelRunner
+from catalens.search_catalog import SearchCatalog, read_or_none
+from catalens.settings import Settings
+from schemas import image_id_from_object
+from services.indexer.pg_server import resolve_dsn
+from services.indexer.pg_store import PgStore
+from services.indexer.registry import IndexRegistry
+from services.query.ports import IngestResult
+from services.query.replica import FaissReplica
+
+UPLOAD_PREFIX = "uploads/"
+
+
+class StreamingCatalog(SearchCatalog):
+    def __init__(
+        self, base: SearchCatalog, images: MinioObjectStore, replica: FaissReplica
+    ) -> None:
+        super().__init__(
+            base.pg, base.indexes, base.embedder, base.embed_runner, base.crops, base.limits
+        )
+        self.images, self.replica = images, replica
+
+    async def image_bytes(self, image_id: str) -> bytes | None:
+        key = await self._image_key(image_id)
+        return None if key is None else await read_or_none(self.images, key)
+
+    async def ingest(self, filename: str, data: bytes, source: str | None) -> IngestResult:
+        """Validate, then put into the bucket under a content-derived key: the same bytes get
+        the same key and etag, hence the same image id (a re-upload is a duplicate)."""
+        await asyncio.to_thread(load_image, data, self.limits)
+        suffix = PurePosixPath(filename or "").suffix.lower()[:8]
+        key = f"{UPLOAD_PREFIX}{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
+        etag = await self.images.etag(key)
+        if etag is not None:
+            image_id = image_id_from_object(self.images.bucket, key, etag)
+            return IngestResult(image_id, await self._count(image_id), True)
+        etag = await self.images.put_with_etag(key, data, "application/octet-stream")
+        return IngestResult(image_id_from_object(self.images.bucket, key, etag), 0, False)
+
+    async def delete_image(self, image_id: str) -> bool:
+        key = await self._image_key(image_id)
+        if key is None:
+            return False
+        await self.images.delete(key)  # the bucket's delete event removes it downstream
+        return True
+
+    async def _image_key(self, image_id: str) -> str | None:
+        uri = await self.pg.image_uri(image_id)
+        prefix = f"s3://{self.images.bucket}/"
+        return uri.removeprefix(prefix) if uri and uri.startswith(prefix) else None
+
+    async def _count(self, image_id: str) -> int:
+        view = await self.pg.get_image(image_id)
+        return len(view.objects) if view else 0
+
+    async def ready(self) -> dict[str, bool]:
+        return {**await super().ready(), "replica": self.replica._task is not None}
+
+
+@asynccontextmanager
+async def streaming_catalog(settings: Settings) -> AsyncIterator[StreamingCatalog]:
+    """Open everything the query service needs on the real stack; the app's lifespan."""
+    from services.embedder.factory import build_embedder
+
+    dsn, _ = resolve_dsn(settings)
+    pg = await PgStore.connect(dsn)
+    runner = ModelRunner("embedder")
+    indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
+    m = settings.minio
+    secret = m.secret_key.get_secret_value()
+    images = MinioObjectStore.connect(m.endpoint, m.access_key, secret, m.bucket, m.secure)
+    crops = MinioObjectStore.connect(m.endpoint, m.access_key, secret, m.crops_bucket, m.secure)
+    replica = FaissReplica(
+        indexes, settings.kafka.bootstrap_servers, settings.streaming.group_prefix
+    )
+    try:
+        embedder = await runner.run(build_embedder, settings.embedder, settings.data_dir)
+        limits = ImageLimits(
+            max_bytes=settings.query.max_upload_bytes, max_pixels=settings.query.max_pixels
+        )
+        await replica.start()
+        base = SearchCatalog(pg, indexes, embedder, runner, crops, limits)
+        yield StreamingCatalog(base, images, replica)
+    finally:
+        await replica.stop()
+        runner.close()
+        indexes.close()
+        await pg.close()
