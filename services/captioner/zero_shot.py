@@ -14,6 +14,16 @@ import numpy as np
 from PIL import Image
 
 PATTERNS = ("solid", "striped", "checked", "floral", "printed")
+PATTERN_MARGIN = 0.02  # a pattern must beat "solid" by this much cosine to be claimed
+
+# Whole images and people carry no product class: their category comes from this vocabulary.
+PRODUCT_CATEGORIES = (
+    "t-shirt", "shirt", "top", "kurta", "dress", "skirt", "jeans", "trousers", "shorts",
+    "sweater", "sweatshirt", "jacket", "watch", "handbag", "backpack", "wallet", "belt",
+    "sunglasses", "casual shoes", "sports shoes", "formal shoes", "heels", "sandals",
+    "flip flops", "socks", "cap",
+)  # fmt: skip
+OPEN_LABELS = {"image": PRODUCT_CATEGORIES, "person": PRODUCT_CATEGORIES[:12]}
 
 # Finer categories a detector class may hide; the detector class itself is always a candidate.
 CATEGORY_REFINEMENTS: dict[str, tuple[str, ...]] = {
@@ -57,8 +67,12 @@ class ZeroShotTagger:
 
     def _prompt_vectors(self, label: str) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
         if label not in self._prompts:
-            patterns = self._embedder.embed_texts([_pattern_prompt(p, label) for p in PATTERNS])
-            categories = tuple(dict.fromkeys((label, *CATEGORY_REFINEMENTS.get(label, ()))))
+            noun = {"image": "product", "person": "outfit"}.get(label, label)
+            patterns = self._embedder.embed_texts([_pattern_prompt(p, noun) for p in PATTERNS])
+            if label in OPEN_LABELS:
+                categories = OPEN_LABELS[label]
+            else:
+                categories = tuple(dict.fromkeys((label, *CATEGORY_REFINEMENTS.get(label, ()))))
             category_vectors = self._embedder.embed_texts([f"a photo of a {c}" for c in categories])
             self._prompts[label] = (patterns, categories, category_vectors)
         return self._prompts[label]
@@ -66,6 +80,8 @@ class ZeroShotTagger:
     def tag(self, image: Image.Image, label: str) -> ZeroShotAttributes:
         image_vector = np.asarray(self._embedder.embed_images([image]))[0]
         patterns, categories, category_vectors = self._prompt_vectors(label)
-        pattern = PATTERNS[int(np.argmax(np.asarray(patterns) @ image_vector))]
+        scores = np.asarray(patterns) @ image_vector
+        best = int(np.argmax(scores))
+        pattern = PATTERNS[best] if scores[best] - scores[0] >= PATTERN_MARGIN else PATTERNS[0]
         category = categories[int(np.argmax(np.asarray(category_vectors) @ image_vector))]
         return ZeroShotAttributes(pattern=pattern, category=category)
