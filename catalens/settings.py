@@ -136,6 +136,7 @@ class StreamingSettings(BaseModel):
     replication_factor: int = Field(1, ge=1)
     max_batch: int = Field(32, ge=1, description="records per batch (detector: its batch_size)")
     max_wait_ms: int = Field(200, ge=0, description="wait this long for a batch to fill")
+    group_prefix: str = Field("catalens", description="consumer groups: <prefix>-<service>.<route>")
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     idempotent_producer: bool = Field(True, description="acks=all, no duplicates on retry")
     retry_attempts: int = Field(5, ge=1, description="tries of a batch on transient failures")

@@ -77,11 +77,13 @@ class RouteRunner:
     ) -> None:
         self.service, self.route, self.broker = service, route, broker
         self.settings, self.metrics, self.on_fatal = settings, metrics, on_fatal
-        self.group = f"catalens-{service}.{route.name}"  # a group per route: no cross-talk
+        # a group per route: a rebalance of one topic never pauses another
+        self.group = f"{settings.group_prefix}-{service}.{route.name}"
         self.failure: BaseException | None = None
+        self.subscriber: Any = None
 
     def subscribe(self) -> None:
-        subscriber = self.broker.subscriber(
+        self.subscriber = subscriber = self.broker.subscriber(
             self.route.topic,
             batch=True,
             group_id=self.group,
@@ -125,6 +127,17 @@ class RouteRunner:
             self.metrics.dead_lettered.labels(name, record.headers["x-reason"]).inc()
         self.metrics.batch_seconds.labels(name).observe(time.perf_counter() - started)
         self._update_lag(msg, records)
+
+    async def wait_assigned(self) -> None:
+        """Until the consumer owns partitions and knows where it starts reading in each."""
+        while True:
+            consumer = getattr(self.subscriber, "consumer", None)
+            assigned = consumer.assignment() if consumer is not None else set()
+            if assigned:
+                for tp in assigned:
+                    await consumer.position(tp)
+                return
+            await asyncio.sleep(0.1)
 
     def _decode(self, records: Sequence[Any]) -> _Batch:
         batch = _Batch()

@@ -41,6 +41,20 @@ class Service:
         self.failure = self.failure or error
         self.app.exit()
 
+    @asynccontextmanager
+    async def running(self, ready_timeout_s: float = 60.0) -> AsyncIterator[Service]:
+        """Start in this event loop (tests, embedding), ready once every route's consumer owns
+        its partitions; stop on exit (no signal handlers are installed)."""
+        async with self.app.lifespan_context():
+            await self.app.start()
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(r.wait_assigned() for r in self.runners)), ready_timeout_s
+                )
+                yield self
+            finally:
+                await self.app.stop()
+
     async def run(self) -> int:
         """Run until SIGINT/SIGTERM (or a route gives up); 0 on a clean stop, else 1."""
         await self.app.run()

@@ -4,6 +4,7 @@ Run: `catalens run detector` or `python -m services.detector`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,12 +12,17 @@ from catalens.inference import ModelRunner
 from catalens.ports import Detector
 from catalens.settings import Settings
 from catalens.streaming.route import Route
-from catalens.streaming.s3_events import decode_images_record
+from catalens.streaming.s3_events import ImageEvent, decode_images_record
 from catalens.streaming.service import Service, minio_store, service_app
 from schemas import IMAGES, ImageDeleted, ImageUploaded
 from services.detector.handler import DetectorPorts, handle_images
 
 NAME = "detector"
+
+
+def events_of_bucket(data: bytes, bucket: str) -> list[ImageEvent]:
+    """The record's image events for our bucket; other buckets' events are not ours to take."""
+    return [m for m in decode_images_record(data) if m.bucket in (None, bucket)]
 
 
 @asynccontextmanager
@@ -41,7 +47,7 @@ async def open_routes(
                 ports,
                 accepts=(ImageUploaded, ImageDeleted),
                 max_records=settings.detector.batch_size,
-                decoder=decode_images_record,
+                decoder=functools.partial(events_of_bucket, bucket=settings.minio.bucket),
             )
         ]
     finally:

@@ -1,0 +1,305 @@
+"""The services on the real stack: Kafka, MinIO bucket events and Postgres from `catalens infra`.
+
+The runtime cases run on a topic of their own; the full flow uploads to the configured bucket
+and runs detector, captioner, embedder and indexer in this event loop, in consumer groups of
+their own that start at the log end (so earlier runs' events are not replayed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import TopicPartition
+from pydantic import SecretStr
+
+from catalens.inference import ModelRunner
+from catalens.settings import CropSettings, Settings, StreamingSettings
+from catalens.streaming.broker import make_broker
+from catalens.streaming.metrics import ServiceMetrics
+from catalens.streaming.route import Route, RouteRunner
+from catalens.streaming.s3_events import decode_images_record
+from catalens.streaming.topics import ensure_topics
+from infra.minio_events import minio_client
+from infra.stack import Endpoints
+from schemas import (
+    IMAGES,
+    OBJECTS_DETECTED,
+    ImageUploaded,
+    decode,
+    dlq,
+    encode,
+    image_id_from_bytes,
+    image_id_from_object,
+)
+from services.detector.handler import DetectorPorts, handle_images
+from tests.fakes.ports import DictStore, OneBoxDetector
+
+pytest_plugins = ["tests.integration.infra_fixtures"]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+# -- the runtime on a real broker ---------------------------------------------------------------
+async def test_on_kafka_good_records_flow_on_bad_ones_are_dead_lettered_and_offsets_committed(
+    real_stack: Endpoints,
+) -> None:
+    topic, group_prefix = f"test-images-{uuid.uuid4().hex[:8]}", f"t{uuid.uuid4().hex[:8]}"
+    settings = StreamingSettings(group_prefix=group_prefix, max_wait_ms=100, retry_backoff_s=0.05)
+    await ensure_topics(real_stack.kafka_bootstrap, settings)
+    await _create_topics(real_stack, topic, dlq(topic))
+    broker = make_broker(Settings().kafka.model_copy(
+        update={"bootstrap_servers": real_stack.kafka_bootstrap}), settings, "test")  # fmt: skip
+    store = DictStore()
+    ports = DetectorPorts(store, store, OneBoxDetector(), ModelRunner("t"), CropSettings())
+    route = Route("images", topic, handle_images, ports, decoder=decode_images_record)
+    fatal: list[BaseException] = []
+    runner = RouteRunner("detector", route, broker, settings, ServiceMetrics("t"), fatal.append)
+    runner.subscribe()
+    good = await _upload(store, _jpeg("red"))
+    missing = good.model_copy(update={"key": "uploads/gone.jpg", "image_id": "f" * 32})
+
+    async with _Tail(real_stack, OBJECTS_DETECTED, dlq(topic)) as tail:
+        await broker.start()
+        try:
+            await _produce(real_stack, topic, [b"\x00 not json", encode(missing), encode(good)])
+            detected = await tail.first(OBJECTS_DETECTED, lambda v, h: good.image_id in str(v))
+            dead = [await tail.first(dlq(topic), lambda v, h: True) for _ in range(2)]
+            await _until(lambda: _committed(real_stack, runner.group, topic), 3)
+        finally:
+            await broker.stop()
+    value, headers = detected
+    assert decode(value).image_id == good.image_id
+    assert headers["traceparent"].split("-")[1] == good.traceparent.split("-")[1]
+    by_reason = {h["x-reason"]: (v, h) for v, h in dead}
+    assert set(by_reason) == {"schema_error", "image_missing"}
+    assert by_reason["schema_error"][0] == b"\x00 not json"
+    assert decode(by_reason["image_missing"][0]) == missing
+    for _value, h in dead:
+        assert h["x-source-topic"] == topic and h["x-source-partition"] == "0"
+    assert {h["x-source-offset"] for _v, h in dead} == {"0", "1"}
+    assert fatal == []
+
+
+# -- the whole pipeline ---------------------------------------------------------------------------
+@pytest.fixture
+async def stack_settings(real_stack: Endpoints, tmp_path: Path) -> AsyncIterator[Settings]:
+    """The real stack's endpoints, a database of this test's own, groups that start at the end."""
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(real_stack.postgres_dsn)
+    await admin.execute(f"CREATE DATABASE {database}")
+    base, _, query = real_stack.postgres_dsn.partition("?")
+    dsn = base.rsplit("/", 1)[0] + f"/{database}" + (f"?{query}" if query else "")
+    settings = Settings(data_dir=tmp_path)
+    settings.kafka.bootstrap_servers = real_stack.kafka_bootstrap
+    settings.postgres.dsn = SecretStr(dsn)
+    settings.captioner.backend = "offline"
+    settings.streaming = StreamingSettings(
+        group_prefix=f"t{uuid.uuid4().hex[:8]}", auto_offset_reset="latest",
+        max_wait_ms=100, metrics_port=0,
+    )  # fmt: skip
+    try:
+        yield settings
+    finally:
+        await admin.execute(f"DROP DATABASE {database} WITH (FORCE)")
+        await admin.close()
+
+
+async def test_an_upload_is_searchable_a_delete_removes_it_and_a_corrupt_image_is_dead_lettered(
+    real_stack: Endpoints, stack_settings: Settings, yolo_detector: Any, aligned_model_dir: Path
+) -> None:
+    from services.captioner.app import create_app as captioner_app
+    from services.detector.app import create_app as detector_app
+    from services.embedder.aligned import AlignedEmbedder
+    from services.embedder.app import create_app as embedder_app
+    from services.indexer.app import create_app as indexer_app
+
+    embedder = AlignedEmbedder.load(aligned_model_dir)
+    services = [
+        detector_app(stack_settings, yolo_detector),
+        captioner_app(stack_settings),
+        embedder_app(stack_settings, embedder),
+        indexer_app(stack_settings),
+    ]
+    client = minio_client(stack_settings.minio)
+    bucket, prefix = real_stack.bucket, f"streaming-test/{uuid.uuid4().hex[:8]}"
+    pg = await asyncpg.connect(stack_settings.postgres.dsn.get_secret_value())  # type: ignore[union-attr]
+    try:
+        async with _all_running(services), _Tail(real_stack, dlq(IMAGES)) as tail:
+            put = await asyncio.to_thread(
+                client.put_object, bucket, f"{prefix}/bus.jpg", io.BytesIO(BUS), len(BUS),
+                content_type="image/jpeg",
+            )  # fmt: skip
+            image_id = image_id_from_object(bucket, f"{prefix}/bus.jpg", put.etag)
+            key_of_model = embedder.identity.key
+            await _until(lambda: _image_vectors(pg, key_of_model, image_id), at_least=2)
+            labels = await pg.fetch("SELECT label FROM objects WHERE image_id = $1", image_id)
+            assert {"person", "bus"} & {r["label"] for r in labels}
+            await _until(lambda: _count(pg, CAPTIONS_OF_IMAGE, image_id), at_least=1)
+
+            await asyncio.to_thread(client.remove_object, bucket, f"{prefix}/bus.jpg")
+            await _until(lambda: _count(pg, IMAGE_ROWS, image_id), at_most=0)
+            assert await _count(pg, OBJECT_ROWS, image_id) == 0
+
+            broken = BUS[:5000]
+            key = f"{prefix}/broken.jpg"
+            await asyncio.to_thread(client.put_object, bucket, key, io.BytesIO(broken), len(broken))
+            value, headers = await tail.first(dlq(IMAGES), lambda v, h: key in str(v))
+    finally:
+        await pg.close()
+    assert headers["x-reason"] == "corrupt_image", headers
+    assert headers["x-source-topic"] == IMAGES
+    assert decode_images_record(encode(decode(value)))[0].key == key
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _bus_jpg() -> bytes:
+    from ultralytics.utils import ASSETS
+
+    return (Path(ASSETS) / "bus.jpg").read_bytes()
+
+
+BUS = _bus_jpg()
+IMAGE_ROWS = "SELECT count(*) FROM images WHERE image_id = $1"
+OBJECT_ROWS = "SELECT count(*) FROM objects WHERE image_id = $1"
+CAPTIONS_OF_IMAGE = """
+    SELECT count(*) FROM captions c JOIN objects o USING (object_id) WHERE o.image_id = $1"""
+
+
+def _jpeg(colour: str) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 160), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+async def _upload(store: DictStore, data: bytes) -> ImageUploaded:
+    key = f"uploads/{uuid.uuid4().hex}.jpg"
+    await store.put(key, data)
+    return ImageUploaded(producer="test", image_id=image_id_from_bytes(data), bucket="b",
+                         key=key, etag="e" * 32, size=len(data))  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def _all_running(services: list[Any]) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        for service in services:
+            await stack.enter_async_context(service.running(ready_timeout_s=120))
+        yield
+
+
+class _Tail:
+    """Reads `topics` from their current end; `first` waits for a matching record."""
+
+    def __init__(self, stack: Endpoints, *topics: str) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap)
+        self.topics = topics
+        self.seen: list[tuple[str, bytes, dict[str, str]]] = []
+
+    async def __aenter__(self) -> _Tail:
+        await self.consumer.start()
+        await self.consumer._client.force_metadata_update()
+        assigned = [
+            TopicPartition(t, p)
+            for t in self.topics
+            for p in sorted(self.consumer.partitions_for_topic(t) or {0})
+        ]
+        self.consumer.assign(assigned)
+        await self.consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await self.consumer.position(tp)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def first(
+        self, topic: str, match: Callable[[bytes, dict[str, str]], bool], timeout_s: float = 300
+    ) -> tuple[bytes, dict[str, str]]:
+        async def wait() -> tuple[bytes, dict[str, str]]:
+            while True:
+                for i, (t, value, headers) in enumerate(self.seen):
+                    if t == topic and match(value, headers):
+                        del self.seen[i]
+                        return value, headers
+                batch = await self.consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for r in records:
+                        headers = {k: v.decode() for k, v in r.headers}
+                        self.seen.append((r.topic, r.value, headers))
+
+        return await asyncio.wait_for(wait(), timeout_s)
+
+
+async def _create_topics(stack: Endpoints, *names: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, 1, replication_factor=1) for n in names])
+    finally:
+        await admin.close()
+
+
+async def _produce(stack: Endpoints, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, partition=0)
+    finally:
+        await producer.stop()
+
+
+async def _committed(stack: Endpoints, group: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    meta = offsets.get(TopicPartition(topic, 0))
+    return meta.offset if meta is not None else -1
+
+
+async def _image_vectors(pg: asyncpg.Connection, model_key: str, image_id: str) -> int:
+    sql = "SELECT table_name FROM vector_models WHERE model_key = $1"
+    table = await pg.fetchval(sql, model_key)
+    if table is None:
+        return 0
+    sql = f"SELECT count(*) FROM {table} v JOIN objects o USING (object_id)"
+    return int(await pg.fetchval(sql + " WHERE o.image_id = $1 AND v.modality = 'image'", image_id))
+
+
+async def _count(pg: asyncpg.Connection, sql: str, *args: Any) -> int:
+    return int(await pg.fetchval(sql, *args))
+
+
+async def _until(
+    probe: Callable[[], Awaitable[int]],
+    expected: int | None = None,
+    *,
+    at_least: int | None = None,
+    at_most: int | None = None,
+    timeout_s: float = 300,
+) -> int:
+    """Poll `probe` until it returns `expected` (or reaches `at_least` / falls to `at_most`)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await probe()
+        if (
+            (expected is not None and value == expected)
+            or (at_least is not None and value >= at_least)
+            or (at_most is not None and value <= at_most)
+        ):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still {value} after {timeout_s}s")
+        await asyncio.sleep(0.5)
