@@ -95,6 +95,10 @@ class RouteRunner:
             title=f"{self.group}/{self.route.name}",
         )
 
+        for metric in (self.metrics.consumed, self.metrics.produced, self.metrics.failed):
+            metric.labels(self.route.name)  # exported as 0 from the start
+        self.metrics.batch_seconds.labels(self.route.name)
+
         async def consume(msg: KafkaMessage) -> None:
             await self.consume(msg)
 

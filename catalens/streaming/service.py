@@ -75,19 +75,20 @@ def service_app(name: str, settings: Settings, open_routes: OpenRoutes) -> Servi
         streaming = settings.streaming
         await ensure_topics(settings.kafka.bootstrap_servers, streaming)
         port = metrics_port(name, streaming.metrics_port)
-        server = service.metrics.serve(streaming.metrics_host, port) if port else None
-        try:
-            async with open_routes(settings) as routes:
-                for route in routes:
-                    runner = RouteRunner(
-                        name, route, service.broker, streaming, service.metrics, service.fail
-                    )
-                    runner.subscribe()
-                    service.runners.append(runner)
+        async with open_routes(settings) as routes:
+            for route in routes:
+                runner = RouteRunner(
+                    name, route, service.broker, streaming, service.metrics, service.fail
+                )
+                runner.subscribe()
+                service.runners.append(runner)
+            # served once the models are loaded: a scrape that answers means a started service
+            server = service.metrics.serve(streaming.metrics_host, port) if port else None
+            try:
                 yield
-        finally:
-            if server is not None:
-                server.shutdown()
+            finally:
+                if server is not None:
+                    server.shutdown()
 
     service.app = FastStream(service.broker, lifespan=lifespan)
     return service

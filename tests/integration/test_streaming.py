@@ -63,7 +63,7 @@ async def test_on_kafka_good_records_flow_on_bad_ones_are_dead_lettered_and_offs
     fatal: list[BaseException] = []
     runner = RouteRunner("detector", route, broker, settings, ServiceMetrics("t"), fatal.append)
     runner.subscribe()
-    good = await _upload(store, _jpeg("red"))
+    good = await _upload(store, _jpeg(tuple(uuid.uuid4().bytes[:3])))  # an image of this run
     missing = good.model_copy(update={"key": "uploads/gone.jpg", "image_id": "f" * 32})
 
     async with _Tail(real_stack, OBJECTS_DETECTED, dlq(topic)) as tail:
@@ -173,7 +173,7 @@ CAPTIONS_OF_IMAGE = """
     SELECT count(*) FROM captions c JOIN objects o USING (object_id) WHERE o.image_id = $1"""
 
 
-def _jpeg(colour: str) -> bytes:
+def _jpeg(colour: tuple[int, ...]) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
