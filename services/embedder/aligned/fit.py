@@ -19,7 +19,7 @@ class FitParams:
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_epochs: int = 2
-    name_share: float = 0.5  # how often an item trains with its full name vs an attribute caption
+    name_share: float = 0.7  # how often an item trains with its full name vs an attribute caption
     seed: int = 0
 
 
