@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -116,9 +116,9 @@ def train_aligned(config: TrainConfig) -> TrainResult:
     bar.close()
     gallery = image[[index[p.id] for p in held_out]]
 
-    def embed_texts(texts: list[str]) -> np.ndarray:
+    def embed_texts(texts: Sequence[str]) -> np.ndarray:
         with torch.inference_mode():
-            return heads.embed_texts(torch.from_numpy(load_text().features(texts))).numpy()
+            return heads.embed_texts(torch.from_numpy(load_text().features(list(texts)))).numpy()
 
     with torch.inference_mode():
         queries = heads.embed_texts(torch.from_numpy(embed([p.name for p in held_out]))).numpy()
