@@ -44,8 +44,10 @@ def live_server() -> Iterator[str]:
     sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Module scope: Playwright's sync API keeps an event loop running in the main thread while
+    it is open, which would break the async fixtures of the modules that follow."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
     sync_api = pytest.importorskip("playwright.sync_api")
