@@ -42,7 +42,7 @@ def embedder(
     mlflow_uri: str | None = typer.Option(
         None,
         "--mlflow-uri",
-        help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or a file store.",
+        help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or sqlite:///<data_dir>/mlflow.db.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the held-out split and the training."),
 ) -> None:

@@ -39,10 +39,17 @@ def log_run(
     except ModuleNotFoundError:
         log.warning("mlflow is not installed: the run is not tracked (pip install catalens[mlops])")
         return None
-    mlflow.set_tracking_uri(uri)
-    _use_experiment(mlflow, uri, experiment)
-    with mlflow.start_run() as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        mlflow.log_metrics(metrics)
-        mlflow.log_artifacts(str(artifact_dir), artifact_path="model")
-        return str(run.info.run_id)
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        mlflow.set_tracking_uri(uri)  # also exports MLFLOW_TRACKING_URI: restored below
+        _use_experiment(mlflow, uri, experiment)
+        with mlflow.start_run() as run:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            mlflow.log_metrics(metrics)
+            mlflow.log_artifacts(str(artifact_dir), artifact_path="model")
+            return str(run.info.run_id)
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
