@@ -31,7 +31,7 @@ def demo(
     images: list[Path] = typer.Argument(
         None, help="folders of images to ingest; default: the shared sample catalog"
     ),
-    products: int = typer.Option(2000, help="how many shared product photos to ingest"),
+    products: int = typer.Option(1500, help="how many shared product photos to ingest"),
     data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
     port: int = typer.Option(None, help="HTTP port (default 8000)"),
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve search + UI"),
@@ -57,6 +57,7 @@ def serve(
 async def _demo(
     settings: Settings, folders: list[Path], products: int, serve_after: bool, ingest: bool = True
 ) -> None:
+    from catalens.embedded.backfill import backfill_vectors
     from catalens.embedded.bootstrap import open_stack
     from catalens.embedded.catalog import EmbeddedCatalog
     from catalens.embedded.ingest import ingest_files
@@ -70,6 +71,7 @@ async def _demo(
     if ingest and not items:
         raise typer.BadParameter("no images found: name a folder of images")
     async with open_stack(settings) as stack:
+        await backfill_vectors(stack)  # a new model: re-embed stored crops, no re-detection
         catalog = EmbeddedCatalog(stack)
         url = f"http://{settings.query.host}:{settings.query.port}"
 

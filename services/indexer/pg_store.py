@@ -260,6 +260,16 @@ class PgStore:
             return [], np.zeros((0, 0), dtype=np.float32)
         return [r["object_id"] for r in rows], np.stack([r["embedding"] for r in rows])
 
+    async def objects_without_vectors(self, model_key: str) -> list[tuple[str, str]]:
+        """(object_id, image_id) of objects with no image vector from this model."""
+        table = await self._table(model_key)
+        missing = f"NOT EXISTS (SELECT 1 FROM {table} v WHERE v.object_id = o.object_id)"
+        rows = await self._pool.fetch(
+            f"SELECT o.object_id, o.image_id FROM objects o{' WHERE ' + missing if table else ''}"
+            " ORDER BY o.image_id, o.object_id"
+        )
+        return [(r["object_id"], r["image_id"]) for r in rows]
+
     async def image_uri(self, image_id: str) -> str | None:
         uri = await self._pool.fetchval("SELECT uri FROM images WHERE image_id = $1", image_id)
         return None if uri is None else str(uri)
