@@ -1,4 +1,4 @@
-"""`catalens run detector|captioner|embedder|indexer`: one service on Kafka until SIGTERM.
+"""`catalens run detector|captioner|embedder|indexer|query`: one service on Kafka until SIGTERM.
 
 Settings from the environment: `CATALENS_KAFKA__BOOTSTRAP_SERVERS`, `CATALENS_MINIO__*`,
 `CATALENS_POSTGRES__DSN`, `CATALENS_STREAMING__*` (batches, retries, metrics port)."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-SERVICE_HELP = "detector, captioner, embedder or indexer"
+SERVICE_HELP = "detector, captioner, embedder, indexer or query"
 
 
 def run(
@@ -16,10 +16,17 @@ def run(
         None, "--metrics-port", help="serve /metrics here (0: off; default 9101-9104)"
     ),
 ) -> None:
-    """Run one pipeline service: consume its topics, publish downstream, commit when durable."""
+    """Run one service on the real stack. Pipeline services consume their topics, publish
+    downstream and commit when the effect is durable; `query` serves search + UI over Postgres
+    and its own FAISS replica fed by objects.embedded (CATALENS_QUERY__PORT)."""
     from catalens.settings import Settings
     from catalens.streaming.service import SERVICES, main
 
+    if service == "query":
+        from services.query.serve_streaming import main as serve_query
+
+        serve_query(Settings())
+        return
     if service not in SERVICES:
         typer.echo(f"error: unknown service {service!r}; choose {SERVICE_HELP}", err=True)
         raise typer.Exit(2)
