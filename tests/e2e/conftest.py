@@ -20,11 +20,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[str]:
-    """Base URL of the app served by uvicorn on a free loopback port, in a background thread."""
-    catalog = seeded_catalog()
-    app = create_app(lambda: contextlib.nullcontext(catalog), QuerySettings(feed_poll_s=0.2))
+@contextlib.contextmanager
+def serve_in_thread(app: object, start_timeout_s: float = 15.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port in a background thread (its own
+    event loop, lifespan included); yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -33,15 +32,26 @@ def live_server() -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + start_timeout_s
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the query service did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """Base URL of the app over the fake catalog."""
+    catalog = seeded_catalog()
+    app = create_app(lambda: contextlib.nullcontext(catalog), QuerySettings(feed_poll_s=0.2))
+    with serve_in_thread(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ async function api(url, options = {}) {
 function card(hit) {
   const node = $("card-template").content.firstElementChild.cloneNode(true);
   node.dataset.objectId = hit.object_id;
+  node.dataset.imageId = hit.image_id;
   node.dataset.label = hit.label;
   node.dataset.kind = hit.kind;
   node.querySelector(".crop").src = hit.crop_url;
