@@ -36,7 +36,7 @@ def decode(
 
     `expected` restricts the accepted message types (a class or a tuple of classes).
     """
-    raw = _json_object(data)
+    raw = json_object(data)
     cls = _message_class(raw, expected)
     missing = [name for name in ENVELOPE_FIELDS if name not in raw]
     if missing:
@@ -49,7 +49,8 @@ def decode(
         raise from_validation_error(exc, title=str(raw["type"])) from None
 
 
-def _json_object(data: bytes | str) -> dict[str, Any]:
+def json_object(data: bytes | str) -> dict[str, Any]:
+    """`data` parsed as one JSON object, or a SchemaError saying what it is instead."""
     try:
         raw = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:

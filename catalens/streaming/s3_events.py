@@ -9,7 +9,6 @@ Our own contracts (a JSON object with `type`) are accepted on the same topic.
 
 from __future__ import annotations
 
-import json
 import posixpath
 from typing import Any
 from urllib.parse import unquote_plus
@@ -17,6 +16,7 @@ from urllib.parse import unquote_plus
 from pydantic import ValidationError
 
 from schemas import ImageDeleted, ImageUploaded, SchemaError, decode, image_id_from_object
+from schemas.codec import json_object
 
 PRODUCER = "minio"
 ImageEvent = ImageUploaded | ImageDeleted
@@ -24,14 +24,14 @@ ImageEvent = ImageUploaded | ImageDeleted
 
 def decode_images_record(data: bytes) -> list[ImageEvent]:
     """One record of topic `images`: an S3 event (maybe several records) or one contract."""
-    raw = _json_object(data)
+    raw = json_object(data)
     if "type" in raw:
         return [decode(data, (ImageUploaded, ImageDeleted))]  # type: ignore[list-item]
     return parse_s3_event(raw)
 
 
 def parse_s3_event(event: dict[str, Any] | bytes) -> list[ImageEvent]:
-    raw = _json_object(event) if isinstance(event, bytes) else event
+    raw = json_object(event) if isinstance(event, bytes) else event
     records = raw.get("Records")
     if not isinstance(records, list) or not records:
         raise SchemaError("not an S3 event: no Records", field="Records")
@@ -75,13 +75,3 @@ def _uploaded(bucket: str, key: str, obj: dict[str, Any]) -> ImageUploaded:
         source=meta.get("x-amz-meta-source", "s3"),
         filename=meta.get("x-amz-meta-filename", posixpath.basename(key)),
     )
-
-
-def _json_object(data: bytes | str) -> dict[str, Any]:
-    try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SchemaError(f"message is not valid UTF-8 JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise SchemaError(f"message must be a JSON object, got {type(raw).__name__}")
-    return raw

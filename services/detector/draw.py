@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from catalens.domain import Crop
-
-PALETTE = (
-    (230, 57, 70),
-    (42, 157, 143),
-    (233, 196, 106),
-    (69, 123, 157),
-    (244, 162, 97),
-    (131, 56, 236),
-    (6, 214, 160),
-    (255, 0, 110),
-)
-
-
-def label_colour(label: str) -> tuple[int, int, int]:
-    """A stable colour per label: the same class is the same colour on every image."""
-    return PALETTE[zlib.crc32(label.encode()) % len(PALETTE)]
+from catalens.drawing import label_colour, label_font
 
 
 def draw_crops(image: Image.Image, crops: Sequence[Crop]) -> Image.Image:
@@ -32,7 +16,7 @@ def draw_crops(image: Image.Image, crops: Sequence[Crop]) -> Image.Image:
     draw = ImageDraw.Draw(image)
     side = max(image.size)
     line = max(2, side // 250)
-    font = _font(max(12, side // 45))
+    font = label_font(max(12, side // 45))
     for crop in crops:
         if crop.kind != "object":
             continue
@@ -46,10 +30,3 @@ def draw_crops(image: Image.Image, crops: Sequence[Crop]) -> Image.Image:
         draw.rectangle((x1, y, x1 + right - left + 2 * line, y + height), fill=colour)
         draw.text((x1 + line, y + line - top), text, fill=(255, 255, 255), font=font)
     return image
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()

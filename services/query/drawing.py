@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from catalens.drawing import label_colour, label_font
 from catalens.imaging import encode_jpeg, load_image
 from services.query.ports import ObjectView
 
-PALETTE = (
-    (230, 57, 70),
-    (42, 157, 143),
-    (233, 196, 106),
-    (69, 123, 157),
-    (244, 162, 97),
-    (131, 56, 236),
-    (6, 214, 160),
-    (255, 0, 110),
-)
 HIGHLIGHT = (255, 214, 10)
-
-
-def label_colour(label: str) -> tuple[int, int, int]:
-    return PALETTE[zlib.crc32(label.encode()) % len(PALETTE)]
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: fixed bitmap font
-        return ImageFont.load_default()
 
 
 def boxes_jpeg(
@@ -48,7 +27,7 @@ def draw_boxes(
     draw = ImageDraw.Draw(image)
     side = max(image.size)
     width = max(2, side // 250)
-    font = _font(max(12, side // 45))
+    font = label_font(max(12, side // 45))
     boxes = [o for o in objects if o.kind == "object"]
     boxes.sort(key=lambda o: o.object_id == highlight)
     for obj in boxes:
