@@ -137,7 +137,7 @@ class RouteRunner:
         while True:
             consumer = getattr(self.subscriber, "consumer", None)
             assigned = consumer.assignment() if consumer is not None else set()
-            if assigned:
+            if consumer is not None and assigned:
                 for tp in assigned:
                     await consumer.position(tp)
                 return
