@@ -17,6 +17,7 @@ _MODULES = (
     "embedded_cmd",
     "infra_cmd",
     "run_cmd",
+    "data_cmd",
 )
 
 
