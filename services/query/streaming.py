@@ -69,7 +69,7 @@ class StreamingCatalog(SearchCatalog):
         return len(view.objects) if view else 0
 
     async def ready(self) -> dict[str, bool]:
-        return {**await super().ready(), "replica": self.replica._task is not None}
+        return {**await super().ready(), "replica": self.replica.running}
 
 
 @asynccontextmanager

@@ -1,0 +1,143 @@
+"""The query service on the real stack: images uploaded to MinIO (by an S3 client or through
+`POST /api/images`) flow through detector → embedder → indexer and become searchable through the
+HTTP API of `streaming_catalog` (Postgres + its own FAISS replica fed by `objects.embedded`);
+removing an image from the bucket removes it from search."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from infra.minio_events import minio_client
+from infra.stack import Endpoints
+from schemas import image_id_from_object
+from services.query.app import create_app
+from services.query.streaming import streaming_catalog
+from tests.integration.test_streaming import _all_running, _until, stack_settings
+
+pytest_plugins = ["tests.integration.infra_fixtures"]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+__all__ = ["stack_settings"]  # the fixture: a database of this test's own, fresh groups
+
+
+def sample_images(n_products: int = 10, n_scenes: int = 10) -> list[Path]:
+    from catalens.paths import shared_path
+
+    products, scenes = (
+        shared_path("datasets", "fashion-products"),
+        shared_path("datasets", "coco128"),
+    )
+    if products is None or scenes is None:
+        pytest.skip("needs ../shared/datasets/fashion-products and coco128")
+    return (
+        sorted((products / "images").glob("*.jpg"))[:n_products]
+        + sorted((scenes / "images").rglob("*.jpg"))[:n_scenes]
+    )
+
+
+def unique_jpeg(path: Path) -> bytes:
+    """The picture with a few pixels of this run's own colour: new bytes, same content."""
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    colour = tuple(uuid.uuid4().bytes[:3])
+    for x in range(4):
+        image.putpixel((x, 0), colour)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+async def test_uploaded_images_are_searchable_through_the_query_api_and_a_removed_one_is_gone(
+    real_stack: Endpoints, stack_settings: Any, yolo_detector: Any, aligned_model_dir: Path
+) -> None:
+    from services.detector.app import create_app as detector_app
+    from services.embedder.aligned import AlignedEmbedder
+    from services.embedder.app import create_app as embedder_app
+    from services.indexer.app import create_app as indexer_app
+
+    settings = stack_settings
+    settings.embedder.backend, settings.embedder.model = "aligned", str(aligned_model_dir)
+    embedder = AlignedEmbedder.load(aligned_model_dir)
+    services = [
+        detector_app(settings, yolo_detector),
+        embedder_app(settings, embedder),
+        indexer_app(settings),
+    ]
+    app = create_app(lambda: streaming_catalog(settings), settings.query)
+    s3 = minio_client(settings.minio)
+    bucket, prefix = real_stack.bucket, f"query-test/{uuid.uuid4().hex[:8]}"
+    photos: dict[str, bytes] = {}  # image id -> the uploaded bytes
+    keys: dict[str, str] = {}  # image id -> its key in the bucket
+
+    async with _all_running(services), AsyncTestClient(app) as client:
+        for i, path in enumerate(sample_images()):
+            data = await asyncio.to_thread(path.read_bytes)
+            key = f"{prefix}/{i:02d}-{path.name}"
+            put = await asyncio.to_thread(
+                s3.put_object, bucket, key, io.BytesIO(data), len(data), content_type="image/jpeg"
+            )
+            image_id = image_id_from_object(bucket, key, put.etag)
+            photos[image_id], keys[image_id] = data, key
+        new = unique_jpeg(sample_images(11, 0)[-1])
+        response = await client.post("/api/images", files={"file": ("new.jpg", new, "image/jpeg")})
+        assert response.status_code == 201, response.text
+        photos[response.json()["image_id"]] = new
+
+        async def indexed() -> int:
+            found = 0
+            for image_id in photos:
+                r = await client.get(f"/api/images/{image_id}")
+                found += r.status_code == 200 and len(r.json()["objects"]) > 0
+            return found
+
+        await _until(indexed, len(photos), timeout_s=400)
+        objects_of: dict[str, set[str]] = {}
+        for image_id, data in photos.items():
+            view = (await client.get(f"/api/images/{image_id}")).json()
+            objects_of[image_id] = {o["object_id"] for o in view["objects"]}
+            assert "image" in {o["kind"] for o in view["objects"]}
+            assert (await client.get(f"/api/images/{image_id}/image.jpg")).content == data
+
+            async def found_by_its_photo(image_id: str = image_id, data: bytes = data) -> int:
+                hits = await _search_image(client, data)
+                return int(image_id in {h["image_id"] for h in hits})
+
+            # the replica may read the vectors a moment after Postgres has the rows
+            await _until(found_by_its_photo, 1, timeout_s=60)
+
+        gone = next(iter(keys))
+        await asyncio.to_thread(s3.remove_object, bucket, keys[gone])
+
+        async def status_of_gone() -> int:
+            return (await client.get(f"/api/images/{gone}")).status_code
+
+        await _until(status_of_gone, 404)
+        replica_index = app.state.catalog.replica.indexes.get(embedder.identity.key, "image")
+
+        async def still_in_the_replica() -> int:
+            return sum(replica_index.contains(oid) for oid in objects_of[gone])
+
+        await _until(still_in_the_replica, 0, timeout_s=60)
+        for text in ("a photo", "shirt", "person"):
+            r = await client.get("/api/search/text", params={"q": text, "limit": 200})
+            assert r.status_code == 200, r.text
+            assert not objects_of[gone] & {h["object_id"] for h in r.json()["hits"]}
+        hits = await _search_image(client, photos[gone])
+        assert gone not in {h["image_id"] for h in hits}
+        kept = next(i for i in photos if i != gone)
+        assert (await client.get(f"/api/images/{kept}")).status_code == 200
+
+
+async def _search_image(client: AsyncTestClient[Any], data: bytes) -> list[dict[str, Any]]:
+    response = await client.post(
+        "/api/search/image", params={"limit": 10}, files={"file": ("q.jpg", data, "image/jpeg")}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["hits"]  # type: ignore[no-any-return]
