@@ -34,6 +34,8 @@ from schemas import (
     decode,
     image_id_from_object,
 )
+from services.indexer.registry import IndexRegistry
+from services.query.replica import FaissReplica
 from tests.integration.test_streaming import _all_running, _until, stack_settings
 from tests.integration.test_streaming_query import sample_images
 
@@ -61,6 +63,8 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
     dsn = settings.postgres.dsn.get_secret_value()  # type: ignore[union-attr]
     pg = await asyncpg.connect(dsn)
     truth = _Truth()
+    indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
+    replica = FaissReplica(indexes, real_stack.kafka_bootstrap, settings.streaming.group_prefix)
 
     async def upload(paths: list[Path], start: int) -> None:
         for i, path in enumerate(paths, start):
@@ -72,6 +76,7 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
     async def indexed_images() -> int:
         return await _indexed_images(pg, truth.image_ids)
 
+    await replica.start()  # a query replica's FAISS copy, fed by the same topics
     try:
         async with _all_running(services), truth.collecting(real_stack):
             with _indexer(settings) as first:
@@ -90,7 +95,15 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
                 vectors = await pg.fetch(VECTORS_OF.format(await _table(pg, key)),
                                          sorted(truth.image_ids))  # fmt: skip
                 image_rows = await pg.fetchval(IMAGES_OF, sorted(truth.image_ids))
+
+            async def in_the_replica() -> int:
+                index = indexes.get(key, "image")
+                return 0 if index is None else len(index.ids() & truth.objects)
+
+            await _until(in_the_replica, len(truth.objects), timeout_s=60)
     finally:
+        await replica.stop()
+        indexes.close()
         await pg.close()
     assert image_rows == len(images)
     assert [r["object_id"] for r in objects] == sorted(truth.objects)
