@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 from catalens.domain import Attributes, ModelIdentity, ObjectKind
 from schemas.base import BoxField, Id, Label, StrictModel, Uri
 from schemas.envelope import Envelope
+from schemas.ids import s3_uri
 from schemas.vector import Vector
 
 Modality = Literal["image", "caption"]
@@ -80,7 +81,7 @@ class ImageUploaded(Envelope):
 
     @property
     def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return s3_uri(self.bucket, self.key)
 
 
 class ImageDeleted(Envelope):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Sequence
+from urllib.parse import quote, unquote
 
 from catalens.domain import Box, ObjectKind
 
@@ -22,6 +23,18 @@ def _digest(*parts: str) -> str:
 def image_id_from_bytes(data: bytes) -> str:
     """Content id: sha256 of the bytes, first 32 hex characters."""
     return hashlib.sha256(data).hexdigest()[:ID_HEX_CHARS]
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    """`s3://bucket/key` with the key percent-encoded (spaces and other unsafe characters), the
+    one spelling every service uses, so a delete by URI finds what the upload stored."""
+    return f"s3://{bucket}/{quote(key, safe='/')}"
+
+
+def s3_key(uri: str, bucket: str) -> str | None:
+    """The object key of an `s3_uri` in `bucket`, or None for a URI elsewhere."""
+    prefix = f"s3://{bucket}/"
+    return unquote(uri.removeprefix(prefix)) if uri.startswith(prefix) else None
 
 
 def image_id_from_object(bucket: str, key: str, etag: str) -> str:

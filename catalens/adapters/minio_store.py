@@ -8,6 +8,8 @@ import io
 from minio import Minio
 from minio.error import S3Error
 
+from schemas.ids import s3_uri
+
 
 class MinioObjectStore:
     def __init__(self, client: Minio, bucket: str) -> None:
@@ -24,7 +26,7 @@ class MinioObjectStore:
         return cls(client, bucket)
 
     def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
+        return s3_uri(self.bucket, key)
 
     async def put(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"

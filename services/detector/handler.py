@@ -29,6 +29,7 @@ from schemas import (
     child_traceparent,
     object_id,
 )
+from schemas.ids import s3_uri
 from services.detector.crop_policy import make_crops
 
 PRODUCER = "detector"
@@ -97,7 +98,7 @@ async def handle_images(
 
 
 def _tombstone(message: ImageDeleted) -> ObjectsDeleted:
-    uri = f"s3://{message.bucket}/{message.key}" if message.bucket and message.key else None
+    uri = s3_uri(message.bucket, message.key) if message.bucket and message.key else None
     return ObjectsDeleted(
         producer=PRODUCER,
         traceparent=child_traceparent(message.traceparent),

@@ -17,6 +17,7 @@ from catalens.inference import ModelRunner
 from catalens.search_catalog import SearchCatalog, read_or_none
 from catalens.settings import Settings
 from schemas import image_id_from_object
+from schemas.ids import s3_key
 from services.indexer.pg_server import resolve_dsn
 from services.indexer.pg_store import PgStore
 from services.indexer.registry import IndexRegistry
@@ -61,8 +62,7 @@ class StreamingCatalog(SearchCatalog):
 
     async def _image_key(self, image_id: str) -> str | None:
         uri = await self.pg.image_uri(image_id)
-        prefix = f"s3://{self.images.bucket}/"
-        return uri.removeprefix(prefix) if uri and uri.startswith(prefix) else None
+        return s3_key(uri, self.images.bucket) if uri else None
 
     async def _count(self, image_id: str) -> int:
         view = await self.pg.get_image(image_id)

@@ -291,3 +291,20 @@ def test_the_cli_exports_one_schema_per_message_and_checks_for_drift(tmp_path: P
     assert {"event_id", "schema_version", "traceparent"} <= set(schema["required"])
     assert "| `vectors` |" in (tmp_path / "schemas.md").read_text()
     assert runner.invoke(app, ["schemas", "check", *args]).exit_code == 0
+
+
+def test_an_object_key_with_spaces_travels_as_a_percent_encoded_uri_and_back():
+    from schemas import ImageUploaded, ObjectsDetected
+    from schemas.ids import s3_key, s3_uri
+
+    uploaded = ImageUploaded(
+        producer="s3", image_id="a" * 32, bucket="catalens", key="summer sale/red dress #2.jpg",
+        etag="abc", size=10,
+    )  # fmt: skip
+    assert uploaded.uri == "s3://catalens/summer%20sale/red%20dress%20%232.jpg"
+    detected = ObjectsDetected(
+        producer="detector", image_id=uploaded.image_id, image_uri=uploaded.uri, width=10,
+        height=10, detector={"backend": "b", "name": "n", "version": "v"}, objects=[],
+    )  # fmt: skip
+    assert s3_key(detected.image_uri, "catalens") == "summer sale/red dress #2.jpg"
+    assert s3_key(s3_uri("other", "x"), "catalens") is None
