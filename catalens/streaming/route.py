@@ -57,6 +57,7 @@ class Route:
 class _Batch:
     messages: list[Envelope] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)  # event id → where it was read
+    read_at: dict[int, Source] = field(default_factory=dict)  # id(message) → where it was read
     undecodable: list[DeadRecord] = field(default_factory=list)
 
 
@@ -158,7 +159,8 @@ class RouteRunner:
                 continue
             for message in messages:
                 batch.messages.append(message)
-                batch.sources[message.event_id] = source
+                batch.sources.setdefault(message.event_id, source)
+                batch.read_at[id(message)] = source
         return batch
 
     async def _handle_and_publish(self, batch: _Batch) -> tuple[int, list[DeadRecord]]:
@@ -166,7 +168,11 @@ class RouteRunner:
         fallback = Source(self.route.topic, -1, -1)
         dead = list(batch.undecodable)
         for letter in outcome.dead:
-            source = batch.sources.get(getattr(letter.message, "event_id", ""), fallback)
+            # the very message read (a redelivered duplicate shares its event id), else a
+            # handler's copy of it (same event id), else unknown
+            source = batch.read_at.get(id(letter.message)) or batch.sources.get(
+                getattr(letter.message, "event_id", ""), fallback
+            )
             body = letter.message if isinstance(letter.message, Envelope) else b""
             dead.append(dead_record(body, source, letter.reason, letter.detail, self.group))
             log.warning("%s: dead letter (%s): %s", self.group, letter.reason, letter.detail)

@@ -64,7 +64,9 @@ async def test_on_kafka_good_records_flow_on_bad_ones_are_dead_lettered_and_offs
     runner = RouteRunner("detector", route, broker, settings, ServiceMetrics("t"), fatal.append)
     runner.subscribe()
     good = await _upload(store, _jpeg(tuple(uuid.uuid4().bytes[:3])))  # an image of this run
-    missing = good.model_copy(update={"key": "uploads/gone.jpg", "image_id": "f" * 32})
+    missing = good.model_copy(
+        update={"key": "uploads/gone.jpg", "image_id": "f" * 32, "event_id": str(uuid.uuid4())}
+    )
 
     async with _Tail(real_stack, OBJECTS_DETECTED, dlq(topic)) as tail:
         await broker.start()

@@ -191,3 +191,23 @@ def test_backoff_doubles_up_to_its_cap(attempts: int) -> None:
     from catalens.streaming.retry import backoff_delays
 
     assert backoff_delays(attempts, 0.5, 1.5) == [0.5, 1.0, 1.5][: attempts - 1]
+
+
+
+async def test_two_records_with_the_same_event_id_keep_their_own_source_offsets():
+    """A redelivered duplicate shares its event id; its dead letter must name its own offset."""
+    from types import SimpleNamespace
+
+    message = await _upload(DictStore(), "red")
+    route = Route("images", "t", handle_images, None, decoder=decode_images_record)
+    runner = RouteRunner(
+        "detector", route, KafkaBroker(), FAST_RETRIES, ServiceMetrics("dup"), lambda e: None
+    )
+    records = [
+        SimpleNamespace(topic="t", partition=0, offset=offset, key=None, value=encode(message))
+        for offset in (4, 9)
+    ]
+    batch = runner._decode(records)
+    first, second = batch.messages
+    assert first.event_id == second.event_id
+    assert (batch.read_at[id(first)].offset, batch.read_at[id(second)].offset) == (4, 9)
