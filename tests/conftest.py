@@ -7,6 +7,7 @@ server instead (its user must be allowed to create databases).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -40,8 +41,8 @@ def _with_database(dsn: str, database: str) -> str:
     return base.rsplit("/", 1)[0] + f"/{database}" + (f"?{query}" if query else "")
 
 
-@pytest.fixture
-async def fresh_pg_dsn(pg_dsn: str) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def _temporary_database(pg_dsn: str) -> AsyncIterator[str]:
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(pg_dsn)
     try:
@@ -50,19 +51,20 @@ async def fresh_pg_dsn(pg_dsn: str) -> AsyncIterator[str]:
         await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def fresh_pg_dsn(pg_dsn: str) -> AsyncIterator[str]:
+    """An empty database of its own for one test, dropped afterwards."""
+    async with _temporary_database(pg_dsn) as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")
 async def module_pg_dsn(pg_dsn: str) -> AsyncIterator[str]:
     """An empty database of its own for one test module, dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_dsn)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        yield _with_database(pg_dsn, name)
-        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+    async with _temporary_database(pg_dsn) as dsn:
+        yield dsn
 
 
 # -- real models, loaded once per session ---------------------------------------------------------

@@ -31,14 +31,7 @@ class MinioObjectStore:
     async def put(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> str:
-        await asyncio.to_thread(
-            self.client.put_object,
-            self.bucket,
-            key,
-            io.BytesIO(data),
-            len(data),
-            content_type=content_type,
-        )
+        await self.put_with_etag(key, data, content_type)
         return self.uri(key)
 
     async def put_with_etag(self, key: str, data: bytes, content_type: str) -> str:

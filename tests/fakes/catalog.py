@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from catalens.domain import ObjectKind
+from catalens.embedded.filters import matches
 from catalens.imaging import encode_jpeg, load_image
 from services.query.ports import (
     ImageView,
@@ -59,21 +60,6 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
     dot = sum(a[w] * b[w] for w in a.keys() & b.keys())
     norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
     return dot / norm if norm else 0.0
-
-
-def _matches(view: ObjectView, filters: SearchFilters) -> bool:
-    if filters.labels and view.label not in filters.labels:
-        return False
-    if filters.kind != "any" and view.kind != filters.kind:
-        return False
-    if filters.source is not None and view.source != filters.source:
-        return False
-    for key, wanted in filters.attributes.items():
-        have = view.attributes.get(key)
-        values = have if isinstance(have, list | tuple) else [have]
-        if wanted.lower() not in {str(v).lower() for v in values}:
-            return False
-    return True
 
 
 class FakeCatalog:
@@ -133,7 +119,7 @@ class FakeCatalog:
         limit: int,
         offset: int,
     ) -> list[SearchHit]:
-        hits = [SearchHit(round(s, 4), v) for s, v in scores if s > 0 and _matches(v, filters)]
+        hits = [SearchHit(round(s, 4), v) for s, v in scores if s > 0 and matches(v, filters)]
         if filters.min_score is not None:
             hits = [h for h in hits if h.score >= filters.min_score]
         hits.sort(key=lambda h: (-h.score, h.object.object_id))
