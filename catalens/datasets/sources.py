@@ -50,6 +50,8 @@ def read_yolo(root: Path, names_file: Path | None = None) -> SourceDataset:
         if coco80 is None:
             raise FileNotFoundError(f"{root}: no data.yaml names; pass --names FILE")
         names, names_source = class_names(root, coco80), str(coco80)
+    if names is None:
+        raise FileNotFoundError(f"{root}: no class names found; pass --names FILE")
     images: list[SourceImage] = []
     seen: set[str] = set()
     labels_without_image = 0

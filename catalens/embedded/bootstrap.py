@@ -27,7 +27,8 @@ from services.captioner import handler as captioner_handler
 from services.detector import handler as detector_handler
 from services.embedder import handler as embedder_handler
 from services.indexer import handler as indexer_handler
-from services.indexer.pg_server import EmbeddedPostgres, resolve_dsn
+from services.indexer.pg_open import open_pg
+from services.indexer.pg_server import EmbeddedPostgres
 from services.indexer.pg_store import PgStore
 from services.indexer.registry import IndexRegistry
 
@@ -59,37 +60,32 @@ async def open_stack(
     """Models may be passed in (tests share one loaded model); otherwise they load here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     faiss.omp_set_num_threads(1)  # shards already search in parallel; nested OpenMP thrashes
-    dsn, server = await asyncio.to_thread(resolve_dsn, settings)
-    pg = await PgStore.connect(
-        dsn,
-        min_size=settings.postgres.pool_min_size,
-        max_size=settings.postgres.pool_max_size,
-        ef_search=settings.postgres.ef_search,
-    )
-    detect_runner, embed_runner = ModelRunner("detector"), ModelRunner("embedder")
-    indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
-    try:
-        the_detector = detector if detector else await detect_runner.run(_load_detector, settings)
-        the_embedder = embedder if embedder else await embed_runner.run(_load_embedder, settings)
-        captioner = captioner or _load_captioner(settings, the_embedder)
-        store = FolderObjectStore(settings.data_dir / "objects")
-        await rebuild_indexes(pg, indexes, the_embedder)
-        bus = InProcessBus()
-        bus.on_dead_letter = functools.partial(_record_dead_letter, settings)
-        stack = EmbeddedStack(
-            settings, bus, pg, store, indexes, the_detector, the_embedder, captioner,
-            embed_runner, server,
-        )  # fmt: skip
-        _wire(stack, detect_runner)
-        yield stack
-    finally:
-        await _close(captioner)
-        detect_runner.close()
-        embed_runner.close()
-        indexes.close()
-        await pg.close()
-        if server is not None:
-            await asyncio.to_thread(server.stop)
+    async with open_pg(settings) as (pg, server):
+        detect_runner, embed_runner = ModelRunner("detector"), ModelRunner("embedder")
+        indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
+        captioner_in_use: Captioner | None = captioner
+        try:
+            the_detector = (
+                detector if detector else await detect_runner.run(_load_detector, settings)
+            )
+            the_embedder = (
+                embedder if embedder else await embed_runner.run(_load_embedder, settings)
+            )
+            captioner_in_use = captioner or _load_captioner(settings, the_embedder)
+            await rebuild_indexes(pg, indexes, the_embedder)
+            bus = InProcessBus()
+            bus.on_dead_letter = functools.partial(_record_dead_letter, settings)
+            stack = EmbeddedStack(
+                settings, bus, pg, FolderObjectStore(settings.data_dir / "objects"), indexes,
+                the_detector, the_embedder, captioner_in_use, embed_runner, server,
+            )  # fmt: skip
+            _wire(stack, detect_runner)
+            yield stack
+        finally:
+            await _close(captioner_in_use)
+            detect_runner.close()
+            embed_runner.close()
+            indexes.close()
 
 
 async def _close(resource: object) -> None:

@@ -6,7 +6,6 @@ Run: `catalens run indexer` or `python -m services.indexer`. Postgres: `CATALENS
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,7 +27,7 @@ from services.indexer.handler import (
     handle_detected,
     handle_embedded,
 )
-from services.indexer.pg_server import resolve_dsn
+from services.indexer.pg_open import open_pg
 from services.indexer.pg_store import PgStore
 from services.indexer.registry import IndexRegistry
 
@@ -37,13 +36,12 @@ NAME = "indexer"
 
 @asynccontextmanager
 async def open_routes(settings: Settings) -> AsyncIterator[list[Route]]:
-    dsn, server = await asyncio.to_thread(resolve_dsn, settings)
-    pg = await PgStore.connect(
-        dsn,
-        min_size=settings.postgres.pool_min_size,
-        max_size=settings.postgres.pool_max_size,
-        ef_search=settings.postgres.ef_search,
-    )
+    async with open_pg(settings) as (pg, _server), _routes(settings, pg) as routes:
+        yield routes
+
+
+@asynccontextmanager
+async def _routes(settings: Settings, pg: PgStore) -> AsyncIterator[list[Route]]:
     indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
     try:
         ports = IndexerPorts(pg, indexes)
@@ -58,9 +56,6 @@ async def open_routes(settings: Settings) -> AsyncIterator[list[Route]]:
         ]  # fmt: skip
     finally:
         indexes.close()
-        await pg.close()
-        if server is not None:
-            await asyncio.to_thread(server.stop)
 
 
 def create_app(settings: Settings | None = None) -> Service:

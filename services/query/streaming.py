@@ -18,7 +18,7 @@ from catalens.search_catalog import SearchCatalog, read_or_none
 from catalens.settings import Settings
 from schemas import image_id_from_object
 from schemas.ids import s3_key
-from services.indexer.pg_server import resolve_dsn
+from services.indexer.pg_open import open_pg
 from services.indexer.pg_store import PgStore
 from services.indexer.registry import IndexRegistry
 from services.query.ports import IngestResult
@@ -75,10 +75,14 @@ class StreamingCatalog(SearchCatalog):
 @asynccontextmanager
 async def streaming_catalog(settings: Settings) -> AsyncIterator[StreamingCatalog]:
     """Open everything the query service needs on the real stack; the app's lifespan."""
+    async with open_pg(settings) as (pg, _server), _catalog(settings, pg) as catalog:
+        yield catalog
+
+
+@asynccontextmanager
+async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCatalog]:
     from services.embedder.factory import build_embedder
 
-    dsn, _ = resolve_dsn(settings)
-    pg = await PgStore.connect(dsn)
     runner = ModelRunner("embedder")
     indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
     m = settings.minio
@@ -100,4 +104,3 @@ async def streaming_catalog(settings: Settings) -> AsyncIterator[StreamingCatalo
         await replica.stop()
         runner.close()
         indexes.close()
-        await pg.close()
