@@ -23,8 +23,15 @@ def app_for(catalog: Catalog, settings: QuerySettings):  # type: ignore[no-untyp
 async def serve(
     catalog: Catalog, settings: QuerySettings, background: Awaitable[object] | None = None
 ) -> None:
-    """Serve until interrupted; `background` (e.g. the demo's ingest) runs beside the server."""
+    """Serve until interrupted; `background` (e.g. the demo's ingest) runs beside the server.
+
+    uvicorn re-raises SIGTERM after its shutdown; with the default handler that would kill the
+    process before the stack's cleanup (the embedded Postgres would keep running), so SIGTERM
+    becomes a SystemExit that unwinds through every `async with` instead."""
     import asyncio
+    import signal
+
+    signal.signal(signal.SIGTERM, _exit_cleanly)
 
     config = uvicorn.Config(
         app_for(catalog, settings), host=settings.host, port=settings.port, log_level="warning"
@@ -36,3 +43,7 @@ async def serve(
     finally:
         if task is not None and not task.done():
             task.cancel()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
