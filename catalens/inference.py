@@ -23,3 +23,14 @@ class ModelRunner:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+async def close_quietly(resource: object) -> None:
+    """Close a model or client that holds threads or connections (sync or async close)."""
+    for method_name in ("aclose", "close"):
+        method = getattr(resource, method_name, None)
+        if method is not None:
+            result = method()
+            if asyncio.iscoroutine(result):
+                await result
+            return

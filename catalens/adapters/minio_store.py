@@ -8,6 +8,7 @@ import io
 from minio import Minio
 from minio.error import S3Error
 
+from catalens.settings import MinioSettings
 from schemas.ids import s3_uri
 
 
@@ -76,3 +77,16 @@ class MinioObjectStore:
 
     async def exists(self, key: str) -> bool:
         return await self.etag(key) is not None
+
+
+async def open_minio_store(settings: MinioSettings, bucket: str) -> MinioObjectStore:
+    """A store on `bucket` of the configured MinIO (the bucket is made if missing), opened in a
+    thread: the client's calls block."""
+    return await asyncio.to_thread(
+        MinioObjectStore.connect,
+        settings.endpoint,
+        settings.access_key,
+        settings.secret_key.get_secret_value(),
+        bucket,
+        settings.secure,
+    )

@@ -19,7 +19,7 @@ import faiss
 
 from catalens.adapters.folder_store import FolderObjectStore
 from catalens.bus import DeadLetter, Handler, InProcessBus
-from catalens.inference import ModelRunner
+from catalens.inference import ModelRunner, close_quietly
 from catalens.ports import Captioner, Detector, Embedder
 from catalens.settings import Settings
 from schemas import IMAGES, OBJECTS_CAPTIONED, OBJECTS_DETECTED, OBJECTS_EMBEDDED
@@ -82,21 +82,10 @@ async def open_stack(
             _wire(stack, detect_runner)
             yield stack
         finally:
-            await _close(captioner_in_use)
+            await close_quietly(captioner_in_use)
             detect_runner.close()
             embed_runner.close()
             indexes.close()
-
-
-async def _close(resource: object) -> None:
-    """Close a model or client that holds threads or connections (sync or async close)."""
-    for name in ("aclose", "close"):
-        method = getattr(resource, name, None)
-        if method is not None:
-            result = method()
-            if asyncio.iscoroutine(result):
-                await result
-            return
 
 
 def _load_detector(settings: Settings) -> Detector:

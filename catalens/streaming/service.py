@@ -10,12 +10,11 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
-from catalens.settings import MinioSettings, Settings
+from catalens.settings import Settings
 from catalens.streaming.broker import make_broker
 from catalens.streaming.metrics import ServiceMetrics, metrics_port
 from catalens.streaming.route import Route, RouteRunner
@@ -92,31 +91,6 @@ def service_app(name: str, settings: Settings, open_routes: OpenRoutes) -> Servi
 
     service.app = FastStream(service.broker, lifespan=lifespan)
     return service
-
-
-async def minio_store(settings: MinioSettings, bucket: str) -> Any:
-    """A MinioObjectStore on `bucket` (made if missing)."""
-    from catalens.adapters.minio_store import MinioObjectStore
-
-    return await asyncio.to_thread(
-        MinioObjectStore.connect,
-        settings.endpoint,
-        settings.access_key,
-        settings.secret_key.get_secret_value(),
-        bucket,
-        settings.secure,
-    )
-
-
-async def close_quietly(resource: object) -> None:
-    """Close a model or client that holds threads or connections (sync or async close)."""
-    for method_name in ("aclose", "close"):
-        method = getattr(resource, method_name, None)
-        if method is not None:
-            result = method()
-            if asyncio.iscoroutine(result):
-                await result
-            return
 
 
 SERVICES = ("detector", "captioner", "embedder", "indexer")

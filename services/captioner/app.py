@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from catalens.adapters.minio_store import open_minio_store
+from catalens.inference import close_quietly
 from catalens.ports import Captioner
 from catalens.settings import Settings
 from catalens.streaming.route import Route
-from catalens.streaming.service import Service, close_quietly, minio_store, service_app
+from catalens.streaming.service import Service, service_app
 from schemas import OBJECTS_DETECTED, ObjectsDeleted, ObjectsDetected
 from services.captioner.handler import CaptionerPorts, handle_detected
 
@@ -28,7 +30,7 @@ async def open_routes(
             from services.captioner.factory import build_captioner
 
             captioner = loaded = build_captioner(settings.captioner)
-        crops = await minio_store(settings.minio, settings.minio.crops_bucket)
+        crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
         ports = CaptionerPorts(crops, captioner)
         yield [
             Route("detected", OBJECTS_DETECTED, handle_detected, ports,

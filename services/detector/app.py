@@ -8,12 +8,13 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from catalens.adapters.minio_store import open_minio_store
 from catalens.inference import ModelRunner
 from catalens.ports import Detector
 from catalens.settings import Settings
 from catalens.streaming.route import Route
 from catalens.streaming.s3_events import ImageEvent, decode_images_record
-from catalens.streaming.service import Service, minio_store, service_app
+from catalens.streaming.service import Service, service_app
 from schemas import IMAGES, ImageDeleted, ImageUploaded
 from services.detector.handler import DetectorPorts, handle_images
 
@@ -36,8 +37,8 @@ async def open_routes(
             from services.detector.yolo import YoloDetector
 
             detector = await runner.run(YoloDetector.from_settings, settings.detector)
-        images = await minio_store(settings.minio, settings.minio.bucket)
-        crops = await minio_store(settings.minio, settings.minio.crops_bucket)
+        images = await open_minio_store(settings.minio, settings.minio.bucket)
+        crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
         ports = DetectorPorts(images, crops, detector, runner, settings.detector.crop)
         yield [
             Route(

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from catalens.inference import ModelRunner
+from catalens.adapters.minio_store import open_minio_store
+from catalens.inference import ModelRunner, close_quietly
 from catalens.ports import Embedder
 from catalens.settings import Settings
 from catalens.streaming.route import Route
-from catalens.streaming.service import Service, close_quietly, minio_store, service_app
+from catalens.streaming.service import Service, service_app
 from schemas import (
     OBJECTS_CAPTIONED,
     OBJECTS_DETECTED,
@@ -38,7 +39,7 @@ async def open_routes(
             embedder = loaded = await runner.run(
                 build_embedder, settings.embedder, settings.data_dir
             )
-        crops = await minio_store(settings.minio, settings.minio.crops_bucket)
+        crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
         ports = EmbedderPorts(crops, embedder, runner)
         batch = settings.streaming.max_batch
         yield [

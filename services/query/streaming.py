@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import PurePosixPath
 
-from catalens.adapters.minio_store import MinioObjectStore
+from catalens.adapters.minio_store import MinioObjectStore, open_minio_store
 from catalens.imaging import ImageLimits, load_image
 from catalens.inference import ModelRunner
 from catalens.search_catalog import SearchCatalog, read_or_none
@@ -85,10 +85,8 @@ async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCa
 
     runner = ModelRunner("embedder")
     indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
-    m = settings.minio
-    secret = m.secret_key.get_secret_value()
-    images = MinioObjectStore.connect(m.endpoint, m.access_key, secret, m.bucket, m.secure)
-    crops = MinioObjectStore.connect(m.endpoint, m.access_key, secret, m.crops_bucket, m.secure)
+    images = await open_minio_store(settings.minio, settings.minio.bucket)
+    crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
     replica = FaissReplica(
         indexes, settings.kafka.bootstrap_servers, settings.streaming.group_prefix
     )
