@@ -9,13 +9,13 @@ count, so a killed session does not pin the stack forever.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from catalens.file_lock import folder_lock
 from catalens.settings import Settings
 from infra import procs
 from infra.stack import SERVICES, Endpoints, down, endpoints, up
@@ -28,14 +28,14 @@ def shared_stack(settings: Settings, *, keep: bool = False) -> Iterator[Endpoint
     """The whole stack for the duration; `keep` leaves what was started running at the end."""
     root = settings.infra.run_dir / "leases"
     lease = root / str(os.getpid())
-    with _leases_locked(root):
+    with folder_lock(root):
         started = up(settings)
         _record_started(root, started)
         lease.write_text(f"{os.getpid()} {procs.start_time(os.getpid())}\n")
     try:
         yield endpoints(settings)
     finally:
-        with _leases_locked(root):
+        with folder_lock(root):
             lease.unlink(missing_ok=True)
             others = holders(settings)
             to_stop = _recorded(root)
@@ -66,14 +66,3 @@ def _recorded(root: Path) -> list[str]:
 def _record_started(root: Path, started: list[str]) -> None:
     names = sorted({*_recorded(root), *started})
     (root / "started").write_text("\n".join(names) + "\n")
-
-
-@contextmanager
-def _leases_locked(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -8,12 +8,11 @@ stopped by `down`). One `up` at a time per run dir (a file lock).
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from catalens.file_lock import folder_lock
 from catalens.settings import Settings
 from infra import procs
 from infra.kafka_server import KafkaServer
@@ -65,7 +64,7 @@ def up(settings: Settings, only: Iterable[str] | None = None) -> list[str]:
     """Start what is not running yet; returns the names of the servers started now."""
     started: list[str] = []
     chosen = servers(settings, only)
-    with _locked(settings):
+    with folder_lock(settings.infra.run_dir):
         for server in chosen:
             if server.healthy():
                 whose = "ours" if server.pid() is not None else "not ours"
@@ -100,7 +99,7 @@ def wire_bucket_events(settings: Settings) -> None:
 def down(settings: Settings, only: Iterable[str] | None = None) -> list[str]:
     """Stop the servers `up` started (in reverse order); returns the names stopped."""
     stopped = []
-    with _locked(settings):
+    with folder_lock(settings.infra.run_dir):
         for server in reversed(servers(settings, only)):
             if server.stop():
                 log.info("%s: stopped", server.name)
@@ -132,15 +131,3 @@ def endpoints(settings: Settings) -> Endpoints:
         postgres_dsn=pg.dsn() if pg.healthy() else "",
         mlflow_uri=settings.mlflow.tracking_uri,
     )
-
-
-@contextmanager
-def _locked(settings: Settings) -> Iterator[None]:
-    run_dir = settings.infra.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

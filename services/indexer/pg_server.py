@@ -10,7 +10,6 @@ above the data dir and the binaries.
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import logging
 import os
@@ -20,11 +19,10 @@ import socket
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from catalens.errors import CatalensError
+from catalens.file_lock import folder_lock
 from catalens.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,7 +70,7 @@ class EmbeddedPostgres:
 
     # -- public ---------------------------------------------------------------------------------
     def start(self) -> str:
-        with self._locked():
+        with folder_lock(self.root):
             self._user = self._system_user()
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
@@ -83,7 +81,7 @@ class EmbeddedPostgres:
             return self.dsn(port)
 
     def stop(self) -> None:
-        with self._locked():
+        with folder_lock(self.root):
             if self.running_port() is None:
                 return
             self._user = self._system_user()
@@ -204,16 +202,6 @@ class EmbeddedPostgres:
                 if not mode & stat.S_IXOTH:
                     log.info("granting search permission (o+x) on %s", folder)
                     folder.chmod(mode | stat.S_IXOTH)
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def resolve_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
