@@ -12,6 +12,7 @@ from schemas.base import drop_unknown_fields
 from schemas.envelope import ENVELOPE_FIELDS, VERSION_PATTERN, Envelope, major_of, minor_of
 from schemas.errors import SchemaError, from_validation_error
 from schemas.events import EVENT_TYPES, Event
+from schemas.ids import s3_uri
 
 E = TypeVar("E", bound=Envelope)
 
@@ -98,10 +99,15 @@ def type_name(cls: type[Envelope]) -> str:
 
 
 def partition_key(message: Envelope) -> bytes:
-    """Kafka key: the image id, or `bucket/key` for a delete that has none."""
-    image_id = getattr(message, "image_id", None)
-    if image_id:
-        return str(image_id).encode("utf-8")
-    bucket, key = getattr(message, "bucket", None), getattr(message, "key", None)
+    """Kafka key: where the image is stored (its uri, or `s3://bucket/key`), else its id.
+
+    Keying by the stored object puts every event about it in one partition, so a bucket delete
+    (which names only the uri) stays behind that image's vectors, and each partition (one
+    FAISS shard) holds all of an image's objects."""
     uri = getattr(message, "image_uri", None)
-    return (f"{bucket}/{key}" if bucket and key else str(uri)).encode("utf-8")
+    if uri:
+        return str(uri).encode("utf-8")
+    bucket, key = getattr(message, "bucket", None), getattr(message, "key", None)
+    if bucket and key:
+        return s3_uri(bucket, key).encode("utf-8")
+    return str(getattr(message, "image_id", "")).encode("utf-8")

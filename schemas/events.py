@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from catalens.domain import Attributes, ModelIdentity, ObjectKind
 from schemas.base import BoxField, Id, Label, StrictModel, Uri
-from schemas.envelope import Envelope
+from schemas.envelope import VERSION_PATTERN, Envelope
 from schemas.ids import s3_uri
 from schemas.vector import Vector
 
@@ -170,7 +170,13 @@ class ObjectsCaptioned(Envelope):
     """A caption and attributes for one object."""
 
     type: Literal["objects.captioned"] = "objects.captioned"
+    schema_version: str = Field(
+        default="1.1", pattern=VERSION_PATTERN, description="1.1 adds `image_uri`"
+    )
     image_id: Id = Field(description="id of the source image")
+    image_uri: Uri | None = Field(
+        default=None, description="where the source image is stored (the partition key)"
+    )
     object_id: Id = Field(description="id of the captioned object")
     caption: str = Field(min_length=1, max_length=2000, description="one-sentence description")
     attributes: CaptionAttributes = Field(description="structured attributes")
@@ -189,7 +195,15 @@ class ObjectsEmbedded(Envelope):
     """Vectors for objects of one image, all from one embedder."""
 
     type: Literal["objects.embedded"] = "objects.embedded"
+    schema_version: str = Field(
+        default="1.1", pattern=VERSION_PATTERN, description="1.1 adds `image_uri`"
+    )
     image_id: Id = Field(description="id of the source image")
+    image_uri: Uri | None = Field(
+        default=None,
+        description="where the source image is stored: the partition key, and how a bucket "
+        "delete (which names only the uri) finds the vectors",
+    )
     embedder: EmbedderRef = Field(description="the embedding model; vectors have its dim")
     vectors: list[EmbeddedVector] = Field(min_length=1, description="one entry per vector")
 

@@ -67,6 +67,7 @@ async def _caption(
         producer=PRODUCER,
         traceparent=child_traceparent(message.traceparent),
         image_id=message.image_id,
+        image_uri=message.image_uri,
         object_id=obj.object_id,
         caption=caption.caption,
         attributes=CaptionAttributes.from_domain(caption.attributes),

@@ -98,6 +98,7 @@ def _emit_grouped(
                 producer=PRODUCER,
                 traceparent=child_traceparent(first[image_id].traceparent),
                 image_id=image_id,
+                image_uri=first[image_id].image_uri,
                 embedder=ref,
                 vectors=items,
             ),

@@ -113,10 +113,17 @@ def test_every_message_survives_encode_and_decode_unchanged(message: schemas.Env
     assert decode(encode(message), expected=type(message)) == message
 
 
+def test_events_that_gained_image_uri_are_at_minor_version_one() -> None:
+    assert ObjectsEmbedded.supported_version() == ObjectsCaptioned.supported_version() == "1.1"
+    old = as_dict(embedded(np.ones(4))) | {"schema_version": "1.0"}
+    assert decode(json.dumps(old), expected=ObjectsEmbedded).image_uri is None
+
+
 def test_every_message_carries_the_envelope() -> None:
     for message in MESSAGES:
         raw = as_dict(message)
-        assert raw["schema_version"] == "1.0" and raw["type"] == message.type
+        assert raw["schema_version"] == type(message).supported_version()
+        assert raw["type"] == message.type
         assert len(raw["event_id"]) == 36 and raw["time"].endswith("Z")
         assert raw["traceparent"].startswith("00-")
 
@@ -266,9 +273,20 @@ def test_ids_are_stable_across_runs_and_machines() -> None:
         schemas.object_id("img", "object", (1.0, 2, 3, 4), "shoe")  # type: ignore[arg-type]
 
 
-def test_partition_keys_follow_the_image() -> None:
-    assert schemas.partition_key(detected()) == IMAGE_ID.encode()
-    assert schemas.partition_key(MESSAGES[1]) == b"images/a/b.jpg"
+def test_every_event_about_one_stored_image_shares_its_partition_key() -> None:
+    uri = "s3://images/a/b.jpg"
+    upload, bucket_delete = MESSAGES[0], MESSAGES[1]
+    tombstone = ObjectsDeleted(producer="detector", image_uri=uri)
+    vectors = embedded(np.ones(4)).model_copy(update={"image_uri": uri})
+    keys = {
+        schemas.partition_key(m)
+        for m in (upload, bucket_delete, detected(image_uri=uri), tombstone, vectors)
+    }
+    assert keys == {uri.encode()}
+
+
+def test_an_event_without_a_stored_uri_is_keyed_by_its_image_id() -> None:
+    assert schemas.partition_key(embedded(np.ones(4))) == IMAGE_ID.encode()
 
 
 def test_dead_letter_topics_sit_beside_their_topic() -> None:

@@ -102,14 +102,14 @@ def _trace_id(traceparent: str) -> str:
     return traceparent.split("-")[1]
 
 
-async def test_a_good_upload_reaches_objects_detected_keyed_by_image_with_its_trace() -> None:
+async def test_a_good_upload_reaches_objects_detected_keyed_by_its_uri_with_its_trace() -> None:
     p = _pipeline()
     async with TestKafkaBroker(p.broker) as br:
         upload = await _upload(p.store, "red")
         await br.publish(encode(upload), IMAGES)
     [seen] = p.out
     detected = decode(seen.value)
-    assert detected.image_id == upload.image_id and seen.key == upload.image_id.encode()
+    assert detected.image_id == upload.image_id and seen.key == upload.uri.encode()
     assert _trace_id(seen.headers["traceparent"]) == _trace_id(upload.traceparent)
     assert seen.headers["traceparent"] == detected.traceparent
     assert p.dead == [] and p.fatal == []
@@ -141,7 +141,7 @@ async def test_a_rejected_message_goes_to_the_dlq_with_its_reason_and_the_rest_g
     assert decode(dead.value) == missing
     assert dead.headers["x-reason"] == "image_missing"
     assert dead.headers["traceparent"] == missing.traceparent
-    assert dead.headers["x-source-topic"] == IMAGES and dead.key == missing.image_id.encode()
+    assert dead.headers["x-source-topic"] == IMAGES and dead.key == missing.uri.encode()
 
 
 async def test_a_handler_that_crashes_on_one_message_dead_letters_only_that_one() -> None:
