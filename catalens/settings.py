@@ -100,6 +100,13 @@ class PostgresSettings(BaseModel):
 class IndexSettings(BaseModel):
     n_shards: int = Field(4, ge=1, description="FAISS shards (one per partition on the real stack)")
     index_type: Literal["Flat", "HNSW", "IVF-SQ8"] = "Flat"
+    snapshot_every_s: float = Field(
+        30.0, gt=0, description="streaming: snapshot changed shards (with offsets) this often"
+    )
+    alias_poll_s: float = Field(1.0, gt=0, description="streaming: how often to read the alias")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="IVF training on the GPU (faiss-gpu) or CPU; 'auto': GPU when present"
+    )
 
 
 class KafkaSettings(BaseModel):
@@ -123,6 +130,11 @@ class MinioSettings(BaseModel):
         "catalens-crops",
         pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
         description="where the detector stores crops (no bucket events: never re-detected)",
+    )
+    index_bucket: str = Field(
+        "catalens-index",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="FAISS shard snapshots (with their offsets) and the index alias",
     )
     topic: str = Field("images", description="the Kafka topic bucket notifications go to")
     notify_id: str = Field("CATALENS", pattern=r"^[A-Z0-9_]+$", description="notify target id")

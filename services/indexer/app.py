@@ -1,5 +1,7 @@
 """The indexer service on Kafka: `objects.detected` (rows), `objects.captioned` (captions) and
-`objects.embedded` (vectors) into pgvector and FAISS; tombstones remove everywhere.
+`objects.embedded` (vectors) into pgvector; tombstones remove everywhere. Beside its routes it
+keeps the FAISS view of the live index generation (`LiveIndex`) and writes its shard snapshots,
+each with the offset it reflects, to the MinIO index bucket every `index.snapshot_every_s`.
 
 Run: `catalens run indexer` or `python -m services.indexer`. Postgres: `CATALENS_POSTGRES__DSN`
 (the real stack's), else the embedded server in the data dir."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from catalens.adapters.minio_store import open_minio_store
 from catalens.settings import Settings
 from catalens.streaming.route import Route
 from catalens.streaming.service import Service, service_app
@@ -21,15 +24,16 @@ from schemas import (
     ObjectsDetected,
     ObjectsEmbedded,
 )
+from services.indexer.generations import GenerationStore
 from services.indexer.handler import (
     IndexerPorts,
     handle_captioned,
     handle_detected,
     handle_embedded,
 )
+from services.indexer.live_index import LiveIndex
 from services.indexer.pg_open import open_pg
 from services.indexer.pg_store import PgStore
-from services.indexer.registry import IndexRegistry
 
 NAME = "indexer"
 
@@ -42,9 +46,18 @@ async def open_routes(settings: Settings) -> AsyncIterator[list[Route]]:
 
 @asynccontextmanager
 async def _routes(settings: Settings, pg: PgStore) -> AsyncIterator[list[Route]]:
-    indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
+    snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
+    live = LiveIndex(
+        settings.kafka.bootstrap_servers,
+        GenerationStore(snapshots),
+        settings.index.index_type,
+        write_snapshots=True,
+        snapshot_every_s=settings.index.snapshot_every_s,
+        alias_poll_s=settings.index.alias_poll_s,
+    )
+    await live.start()
     try:
-        ports = IndexerPorts(pg, indexes)
+        ports = IndexerPorts(pg, None)
         batch = settings.streaming.max_batch
         yield [
             Route("detected", OBJECTS_DETECTED, handle_detected, ports,
@@ -55,7 +68,7 @@ async def _routes(settings: Settings, pg: PgStore) -> AsyncIterator[list[Route]]
                   accepts=(ObjectsEmbedded, ObjectsDeleted), max_records=batch),
         ]  # fmt: skip
     finally:
-        indexes.close()
+        await live.stop()
 
 
 def create_app(settings: Settings | None = None) -> Service:

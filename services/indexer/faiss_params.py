@@ -32,6 +32,7 @@ class FaissParams:
     train_size: int | None = None  # IVF trains once this many vectors arrived; None: 39 * nlist
     compact_ratio: float = 0.25  # rebuild a shard when this share of its entries are dead
     compact_min_dead: int = 32  # ... and at least this many
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # where IVF trains: see faiss_gpu
 
     @property
     def train_threshold(self) -> int:

@@ -1,7 +1,9 @@
 """`ShardedFaissIndex`: N FAISS shards behind one upsert / delete / search API (inner product).
 
 Routing: an object id hashes to a stable 63-bit int (first 8 bytes of sha256); that int modulo
-`n_shards` picks the shard, so an id always lands on the same shard across runs.
+`n_shards` picks the shard, so an id always lands on the same shard across runs. A
+`partitioned` index instead takes the shard from the caller (the Kafka partition the vector was
+read from, see `log_index`); deletes and lookups then ask every shard.
 Inside a shard each stored vector gets a fresh FAISS id (a slot) and a map gives the object id
 back; see `faiss_shard` for why (HNSW cannot remove, IVF under IndexIDMap cannot either).
 
@@ -35,6 +37,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from services.indexer.faiss_gpu import train_template
 from services.indexer.faiss_params import (
     FaissParams,
     as_matrix,
@@ -53,10 +56,11 @@ class ShardedFaissIndex:
         index_type: str = "Flat",
         params: FaissParams | None = None,
         max_workers: int | None = None,
+        partitioned: bool = False,
     ) -> None:
         if dim < 1 or n_shards < 1:
             raise ValueError(f"dim and n_shards must be >= 1, got {dim} and {n_shards}")
-        self.dim, self.n_shards = dim, n_shards
+        self.dim, self.n_shards, self.partitioned = dim, n_shards, partitioned
         self.index_type = check_index_type(index_type)
         self.params = params or FaissParams()
         self.shards = [Shard(dim, self.index_type, self.params) for _ in range(n_shards)]
@@ -70,20 +74,36 @@ class ShardedFaissIndex:
     def shard_of(self, object_id: str) -> int:
         return faiss_key(object_id) % self.n_shards
 
-    def upsert(self, object_ids: list[str], vectors: np.ndarray) -> None:
-        """Insert or replace: an id already present keeps only the new vector."""
+    def upsert(self, object_ids: list[str], vectors: np.ndarray, shard: int | None = None) -> None:
+        """Insert or replace: an id already present keeps only the new vector. A partitioned
+        index needs `shard` (the id leaves any other shard it was in)."""
         matrix = as_matrix(vectors, self.dim)
         if len(object_ids) != len(matrix):
             raise ValueError(f"{len(object_ids)} object ids for {len(matrix)} vectors")
+        if self.partitioned != (shard is not None):
+            raise ValueError("a partitioned index takes a shard per upsert; a hashed one none")
         last_row = {oid: row for row, oid in enumerate(object_ids)}  # a repeated id: last wins
-        for shard, oids in self._by_shard(list(last_row)).items():
+        if shard is None:
+            groups = self._by_shard(list(last_row))
+        else:
+            if not 0 <= shard < self.n_shards:
+                raise ValueError(f"shard {shard} is not in 0..{self.n_shards - 1}")
+            for other in self.shards[:shard] + self.shards[shard + 1 :]:
+                moved = [oid for oid in last_row if oid in other.slot_of]
+                if moved:  # only when a key moved partition: no write lock otherwise
+                    other.delete(moved)
+            groups = {shard: list(last_row)}
+        for index, oids in groups.items():
             rows = [last_row[oid] for oid in oids]
-            self.shards[shard].upsert(oids, matrix[rows])
+            self.shards[index].upsert(oids, matrix[rows])
         self._maybe_train()
 
     def delete(self, object_ids: list[str]) -> int:
         """Remove ids (unknown ones are ignored); returns how many were present."""
-        by_shard = self._by_shard(list(dict.fromkeys(object_ids)))
+        unique = list(dict.fromkeys(object_ids))
+        if self.partitioned:
+            return sum(shard.delete(unique) for shard in self.shards)
+        by_shard = self._by_shard(unique)
         return sum(self.shards[s].delete(oids) for s, oids in by_shard.items())
 
     def search(self, queries: np.ndarray, k: int) -> Hits:
@@ -101,7 +121,20 @@ class ShardedFaissIndex:
         return sum(len(shard) for shard in self.shards)
 
     def contains(self, object_id: str) -> bool:
+        if self.partitioned:
+            return any(object_id in shard.slot_of for shard in self.shards)
         return object_id in self.shards[self.shard_of(object_id)].slot_of
+
+    def vectors_of(self, object_ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vector of each present id (for drift checks)."""
+        out: dict[str, np.ndarray] = {}
+        for shard in self.shards:
+            with shard.lock.read():
+                slots = [(oid, shard.slot_of[oid]) for oid in object_ids if oid in shard.slot_of]
+                if slots:
+                    rows = shard.index.reconstruct_batch(np.array([s for _, s in slots]))
+                    out.update((oid, row) for (oid, _), row in zip(slots, rows, strict=True))
+        return out
 
     def ids(self) -> set[str]:
         out: set[str] = set()
@@ -159,8 +192,9 @@ class ShardedFaissIndex:
             sample = np.concatenate([shard.training_sample() for shard in self.shards])
             if len(sample) < self.params.train_threshold:
                 return
-            template = new_ivf_template(self.dim, self.params)
-            template.train(sample)  # outside shard locks: searches and writes go on
+            template = train_template(  # outside shard locks: searches and writes go on
+                new_ivf_template(self.dim, self.params), sample, self.params.device
+            )
             self.ivf_template = template
             for shard in self.shards:
                 shard.install_trained(template)  # moves what is buffered now, late adds too

@@ -21,6 +21,7 @@ import faiss
 from services.indexer.faiss_params import FaissParams
 
 if TYPE_CHECKING:
+    from services.indexer.faiss_shard import Shard
     from services.indexer.faiss_shards import ShardedFaissIndex
 
 FORMAT = 1
@@ -44,14 +45,7 @@ def write_snapshot(index: ShardedFaissIndex, directory: Path) -> None:
             shards = []
             for i, shard in enumerate(index.shards):
                 faiss.write_index(shard.index, str(tmp / _shard_file(i)))
-                shards.append(
-                    {
-                        "trained": shard.trained,
-                        "next_slot": shard.next_slot,
-                        "objects": sorted([slot, oid] for slot, oid in shard.object_of.items()),
-                        "dead": sorted(shard.dead),
-                    }
-                )
+                shards.append(shard_state(shard))
             if index.ivf_template is not None:
                 faiss.write_index(index.ivf_template, str(tmp / TEMPLATE))
         manifest = {
@@ -59,6 +53,7 @@ def write_snapshot(index: ShardedFaissIndex, directory: Path) -> None:
             "dim": index.dim,
             "n_shards": index.n_shards,
             "index_type": index.index_type,
+            "partitioned": index.partitioned,
             "params": dataclasses.asdict(index.params),
             "shards": shards,
         }
@@ -92,15 +87,32 @@ def read_snapshot(
         manifest["index_type"],
         FaissParams(**manifest["params"]),
         max_workers=max_workers,
+        partitioned=manifest.get("partitioned", False),
     )
     if (directory / TEMPLATE).exists():
         index.ivf_template = faiss.read_index(str(directory / TEMPLATE))
     for i, (shard, state) in enumerate(zip(index.shards, manifest["shards"], strict=True)):
-        shard.index = cast(faiss.IndexIDMap2, faiss.read_index(str(directory / _shard_file(i))))
+        restore_shard(shard, state, faiss.read_index(str(directory / _shard_file(i))))
+    return index
+
+
+def shard_state(shard: Shard) -> dict[str, Any]:
+    """Everything of a shard beside its FAISS index, as JSON; the caller holds a lock."""
+    return {
+        "trained": shard.trained,
+        "next_slot": shard.next_slot,
+        "objects": sorted([slot, oid] for slot, oid in shard.object_of.items()),
+        "dead": sorted(shard.dead),
+    }
+
+
+def restore_shard(shard: Shard, state: dict[str, Any], index: faiss.Index) -> None:
+    """Put a shard back as `shard_state` described it, over its FAISS index."""
+    with shard.lock.write():
+        shard.index = cast(faiss.IndexIDMap2, index)
         shard.trained = state["trained"]
         shard.next_slot = state["next_slot"]
         shard.object_of = {int(slot): oid for slot, oid in state["objects"]}
         shard.slot_of = {oid: slot for slot, oid in shard.object_of.items()}
         shard.dead = set(state["dead"])
         shard._set_excluded()
-    return index

@@ -22,8 +22,11 @@ from services.indexer.registry import IndexRegistry
 
 @dataclass
 class IndexerPorts:
+    """`indexes`: the in-process FAISS indexes to keep current (embedded mode); None on the
+    real stack, where FAISS is a view of the log kept by `LiveIndex` (snapshots + tail)."""
+
     pg: PgStore
-    indexes: IndexRegistry
+    indexes: IndexRegistry | None
 
 
 def model_key(message: ObjectsEmbedded) -> str:
@@ -78,8 +81,9 @@ async def handle_embedded(
             ids = [v.object_id for v in items]
             vectors = np.stack([v.vector.to_numpy() for v in items])
             await ports.pg.upsert_vectors(key, ids, modality, vectors)
-            index = ports.indexes.get_or_create(key, modality, message.embedder.dim)
-            index.upsert(ids, vectors)
+            if ports.indexes is not None:
+                index = ports.indexes.get_or_create(key, modality, message.embedder.dim)
+                index.upsert(ids, vectors)
     return Outcome()
 
 
@@ -91,5 +95,5 @@ async def _delete(message: ObjectsDeleted, ports: IndexerPorts) -> None:
     for image_id in image_ids:
         removed = await ports.pg.delete_image(image_id)
         ids = list(message.object_ids or removed)
-        for index in ports.indexes.all():
+        for index in ports.indexes.all() if ports.indexes is not None else ():
             index.delete(ids)

@@ -1,6 +1,8 @@
-"""The query service on the real stack: a `Catalog` over Postgres (written by the indexer), a
-FAISS replica fed by `objects.embedded`, and MinIO. Uploads go into the bucket; MinIO's
-notification to Kafka `images` drives the pipeline, so the same path serves S3 clients and the UI.
+"""The query service on the real stack: a `Catalog` over Postgres (written by the indexer), its
+own FAISS copy of the live index generation (`LiveIndex`: latest shard snapshots + the tail of
+the generation's topic, switched when the alias moves), and MinIO. Uploads go into the bucket;
+MinIO's notification to Kafka `images` drives the pipeline, so the same path serves S3 clients
+and the UI.
 """
 
 from __future__ import annotations
@@ -18,23 +20,28 @@ from catalens.search_catalog import SearchCatalog, read_or_none
 from catalens.settings import Settings
 from schemas import image_id_from_object
 from schemas.ids import s3_key
+from services.indexer.generations import GenerationStore
+from services.indexer.live_index import LiveIndex
+from services.indexer.log_follower import LogFollower
 from services.indexer.pg_open import open_pg
 from services.indexer.pg_store import PgStore
-from services.indexer.registry import IndexRegistry
 from services.query.ports import IngestResult
-from services.query.replica import FaissReplica
 
 UPLOAD_PREFIX = "uploads/"
 
 
 class StreamingCatalog(SearchCatalog):
     def __init__(
-        self, base: SearchCatalog, images: MinioObjectStore, replica: FaissReplica
+        self,
+        base: SearchCatalog,
+        images: MinioObjectStore,
+        replica: LiveIndex,
+        settings: Settings,
     ) -> None:
         super().__init__(
             base.pg, base.indexes, base.embedder, base.embed_runner, base.crops, base.limits
         )
-        self.images, self.replica = images, replica
+        self.images, self.replica, self.settings = images, replica, settings
 
     async def image_bytes(self, image_id: str) -> bytes | None:
         key = await self._image_key(image_id)
@@ -71,6 +78,19 @@ class StreamingCatalog(SearchCatalog):
     async def ready(self) -> dict[str, bool]:
         return {**await super().ready(), "replica": self.replica.running}
 
+    async def serve_generation(self, follower: LogFollower) -> None:
+        """The alias moved: search the new generation, with its model for queries."""
+        from services.embedder.factory import build_embedder
+
+        wanted = follower.generation.embedder
+        embedder = self.embedder
+        if wanted and wanted.get("key") != self.model_key:
+            config = self.settings.embedder.model_copy(
+                update={"backend": wanted["backend"], "model": wanted["model"]}
+            )
+            embedder = await self.embed_runner.run(build_embedder, config, self.settings.data_dir)
+        self.embedder, self.indexes = embedder, follower.index.indexes
+
 
 @asynccontextmanager
 async def streaming_catalog(settings: Settings) -> AsyncIterator[StreamingCatalog]:
@@ -84,21 +104,26 @@ async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCa
     from services.embedder.factory import build_embedder
 
     runner = ModelRunner("embedder")
-    indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
     images = await open_minio_store(settings.minio, settings.minio.bucket)
     crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
-    replica = FaissReplica(
-        indexes, settings.kafka.bootstrap_servers, settings.streaming.group_prefix
+    snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
+    live = LiveIndex(
+        settings.kafka.bootstrap_servers,
+        GenerationStore(snapshots),
+        settings.index.index_type,
+        alias_poll_s=settings.index.alias_poll_s,
     )
     try:
         embedder = await runner.run(build_embedder, settings.embedder, settings.data_dir)
         limits = ImageLimits(
             max_bytes=settings.query.max_upload_bytes, max_pixels=settings.query.max_pixels
         )
-        await replica.start()
-        base = SearchCatalog(pg, indexes, embedder, runner, crops, limits)
-        yield StreamingCatalog(base, images, replica)
+        follower = await live.start()
+        base = SearchCatalog(pg, follower.index.indexes, embedder, runner, crops, limits)
+        catalog = StreamingCatalog(base, images, live, settings)
+        await catalog.serve_generation(follower)
+        live.on_switch = catalog.serve_generation
+        yield catalog
     finally:
-        await replica.stop()
+        await live.stop()
         runner.close()
-        indexes.close()

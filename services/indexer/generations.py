@@ -1,0 +1,79 @@
+"""Index generations and the alias that names the live one, kept in an object store.
+
+A *generation* is one FAISS view of one embeddings topic with one index type, e.g. the default
+`objects.embedded` as Flat, or `objects.embedded.<model>` as HNSW after a re-index. Its shard
+snapshots live under `index/<generation>/`. The alias `index/aliases/<alias>.json` names the
+generation queries use; switching it is one object put (atomic), and every replica that polls
+it moves over once its copy of the new generation has caught up (`live_index`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from catalens.ports import ObjectStore
+from schemas import OBJECTS_EMBEDDED
+from services.indexer.partition_snapshot import partition_key
+
+ALIAS = "live"
+
+
+def slug(text: str) -> str:
+    """A name safe in topic names and object keys."""
+    return re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-.")[:80] or "x"
+
+
+@dataclass(frozen=True)
+class Generation:
+    name: str
+    topic: str = OBJECTS_EMBEDDED
+    index_type: str = "Flat"
+    embedder: dict[str, Any] = field(default_factory=dict)  # settings of the model that wrote it
+    created: float = 0.0
+
+    @classmethod
+    def default(cls, index_type: str) -> Generation:
+        """What serves before any re-index: the main topic as configured."""
+        return cls(f"{slug(OBJECTS_EMBEDDED)}-{slug(index_type)}", OBJECTS_EMBEDDED, index_type)
+
+    @classmethod
+    def new(cls, topic: str, index_type: str, embedder: dict[str, Any] | None = None) -> Generation:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        name = f"{slug(topic)}-{slug(index_type)}-{stamp}"
+        return cls(name, topic, index_type, embedder or {}, time.time())
+
+
+class GenerationStore:
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    async def load(self, generation: str, partition: int) -> bytes | None:
+        try:
+            return await self.store.get(partition_key(generation, partition))
+        except KeyError:
+            return None
+
+    async def save(self, generation: str, partition: int, data: bytes) -> None:
+        await self.store.put(partition_key(generation, partition), data, "application/octet-stream")
+
+    async def drop(self, generation: str, partitions: int) -> None:
+        for partition in range(partitions):
+            await self.store.delete(partition_key(generation, partition))
+
+    async def alias(self, name: str = ALIAS) -> Generation | None:
+        try:
+            raw = await self.store.get(f"index/aliases/{name}.json")
+        except KeyError:
+            return None
+        return Generation(**json.loads(raw))
+
+    async def switch(self, generation: Generation, name: str = ALIAS) -> None:
+        body = json.dumps(asdict(generation), sort_keys=True).encode("utf-8")
+        await self.store.put(f"index/aliases/{name}.json", body, "application/json")
+
+    async def live(self, default_index_type: str) -> Generation:
+        return await self.alias() or Generation.default(default_index_type)

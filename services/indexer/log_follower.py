@@ -1,0 +1,216 @@
+"""Keep a `LogIndex` current from Kafka: restore each shard's latest snapshot, replay only the
+tail of its partition, then follow; optionally write snapshots of changed shards as it goes.
+
+The consumer is assigned every partition of the generation's topic by hand (no consumer group):
+each follower holds a whole copy, so a query replica answers on its own and a new vector is
+searchable as soon as its event is read (one `getmany` poll, ≤ `poll_ms`). Offsets live in the
+snapshots, not in Kafka, so a follower killed at any point restarts from its last snapshot and
+replays the rest: at-least-once reading, and `LogIndex.apply` makes a repeat a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from catalens.errors import CatalensError
+from schemas import ObjectsDeleted, ObjectsEmbedded, decode
+from services.indexer.faiss_params import FaissParams
+from services.indexer.generations import Generation, GenerationStore
+from services.indexer.log_index import LogIndex
+from services.indexer.partition_snapshot import (
+    SnapshotError,
+    encode_partition,
+    restore_partition,
+)
+
+log = logging.getLogger(__name__)
+
+Record = tuple[int, int, ObjectsEmbedded | ObjectsDeleted | None]
+
+
+async def topic_partitions(bootstrap_servers: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    await consumer.start()
+    try:
+        for _ in range(50):
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions:
+                return len(partitions)
+            await consumer.topics()  # refreshes the metadata
+            await asyncio.sleep(0.1)
+        raise CatalensError(f"topic {topic!r} does not exist on {bootstrap_servers}")
+    finally:
+        await consumer.stop()
+
+
+class LogFollower:
+    def __init__(
+        self,
+        generation: Generation,
+        bootstrap_servers: str,
+        store: GenerationStore | None,
+        partitions: int,
+        params: FaissParams | None = None,
+        write_snapshots: bool = False,
+        snapshot_every_s: float = 30.0,
+        poll_ms: int = 100,
+    ) -> None:
+        self.generation, self.store = generation, store
+        self.bootstrap_servers = bootstrap_servers
+        self.index = LogIndex(generation.topic, partitions, generation.index_type, params)
+        self.write_snapshots, self.snapshot_every_s = write_snapshots, snapshot_every_s
+        self.poll_ms = poll_ms
+        self.restored_positions: list[int] = [0] * partitions
+        self.end_offsets: list[int] = [0] * partitions
+        self.caught_up = asyncio.Event()
+        self.on_progress: Callable[[LogFollower], None] | None = None
+        self._snapshotted = [0] * partitions
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def topic(self) -> str:
+        return self.generation.topic
+
+    async def restore(self) -> int:
+        """Load every partition's latest snapshot; returns how many vectors came back."""
+        if self.store is None:
+            return 0
+        for partition in range(self.index.partitions):
+            data = await self.store.load(self.generation.name, partition)
+            if data is None:
+                continue
+            try:
+                position = await asyncio.to_thread(restore_partition, self.index, data)
+            except SnapshotError as exc:
+                log.warning("ignoring snapshot of %s p%d: %s", self.topic, partition, exc)
+                continue
+            self.restored_positions[partition] = self._snapshotted[partition] = position
+        return len(self.index)
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 << 20,
+        )
+        await consumer.start()
+        tps = [TopicPartition(self.topic, p) for p in range(self.index.partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        self.end_offsets = [ends[tp] for tp in tps]
+        for tp in tps:
+            consumer.seek(tp, self.index.positions[tp.partition])
+        self._consumer = consumer
+        self._check_caught_up()
+        self._task = asyncio.create_task(self._follow())
+
+    async def _follow(self) -> None:
+        assert self._consumer is not None
+        last_snapshot = time.monotonic()
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=self.poll_ms, max_records=2000)
+            records: list[Record] = [
+                (tp.partition, r.offset, _decode(r.value, tp.partition, r.offset))
+                for tp, rs in batches.items()
+                for r in rs
+            ]
+            if records:
+                await asyncio.to_thread(self._apply, records)
+                self._check_caught_up()
+                if self.on_progress is not None:
+                    self.on_progress(self)
+            due = time.monotonic() - last_snapshot >= self.snapshot_every_s
+            if self.write_snapshots and due:
+                await self.snapshot()
+                last_snapshot = time.monotonic()
+
+    def _apply(self, records: list[Record]) -> None:
+        for partition, offset, message in records:
+            try:
+                self.index.apply(partition, offset, message)
+            except Exception:  # e.g. a vector of another dim: skip it, keep following
+                log.exception("%s p%d@%d cannot be applied; skipped", self.topic, partition, offset)
+                self.index.apply(partition, offset, None)
+
+    def _check_caught_up(self) -> None:
+        if all(p >= e for p, e in zip(self.index.positions, self.end_offsets, strict=True)):
+            self.caught_up.set()
+
+    def lag(self) -> int:
+        return sum(
+            max(0, e - p) for p, e in zip(self.end_offsets, self.index.positions, strict=True)
+        )
+
+    async def snapshot(self) -> list[int]:
+        """Snapshot every partition that moved since its last snapshot; returns those."""
+        if self.store is None:
+            return []
+        written = []
+        for partition in range(self.index.partitions):
+            position = self.index.positions[partition]
+            if position == self._snapshotted[partition]:
+                continue
+            data = await asyncio.to_thread(encode_partition, self.index, partition)
+            await self.store.save(self.generation.name, partition, data)
+            self._snapshotted[partition] = position
+            written.append(partition)
+        if written:
+            log.info("snapshotted %s p%s of %s", self.generation.name, written, self.topic)
+        return written
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self, final_snapshot: bool = False) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if final_snapshot and self.write_snapshots:
+            await self.snapshot()
+
+
+def _decode(
+    data: bytes | None, partition: int, offset: int
+) -> ObjectsEmbedded | ObjectsDeleted | None:
+    if data is None:
+        return None
+    try:
+        message = decode(data, (ObjectsEmbedded, ObjectsDeleted))
+    except CatalensError as exc:  # the indexer dead-letters it; a view only skips it
+        log.warning("skipping p%d@%d: %s", partition, offset, exc)
+        return None
+    assert isinstance(message, (ObjectsEmbedded, ObjectsDeleted))
+    return message
+
+
+async def open_follower(
+    generation: Generation,
+    bootstrap_servers: str,
+    store: GenerationStore | None,
+    params: FaissParams | None = None,
+    write_snapshots: bool = False,
+    snapshot_every_s: float = 30.0,
+) -> LogFollower:
+    """Restore from the latest snapshots and start following the tail."""
+    partitions = await topic_partitions(bootstrap_servers, generation.topic)
+    follower = LogFollower(
+        generation, bootstrap_servers, store, partitions, params, write_snapshots, snapshot_every_s
+    )
+    restored = await follower.restore()
+    await follower.start()
+    log.info(
+        "following %s (%s) from %s: %d vectors restored, %d records of tail to replay",
+        generation.topic, generation.name, follower.index.positions, restored, follower.lag(),
+    )  # fmt: skip
+    return follower
