@@ -104,6 +104,11 @@ class IndexSettings(BaseModel):
         30.0, gt=0, description="streaming: snapshot changed shards (with offsets) this often"
     )
     alias_poll_s: float = Field(1.0, gt=0, description="streaming: how often to read the alias")
+    alias: str = Field(
+        "live",
+        pattern=r"^[a-z0-9._-]{1,64}$",
+        description="the alias naming the serving generation",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="IVF training on the GPU (faiss-gpu) or CPU; 'auto': GPU when present"
     )
@@ -149,6 +154,12 @@ class StreamingSettings(BaseModel):
     max_batch: int = Field(32, ge=1, description="records per batch (detector: its batch_size)")
     max_wait_ms: int = Field(200, ge=0, description="wait this long for a batch to fill")
     group_prefix: str = Field("catalens", description="consumer groups: <prefix>-<service>.<route>")
+    embedded_topic: str = Field(
+        "objects.embedded",
+        pattern=r"^[a-zA-Z0-9._-]{1,200}$",
+        description="where the embedder writes vectors and the indexer reads them; a new model "
+        "writes its own (e.g. objects.embedded.<model>) for a blue/green re-index",
+    )
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     idempotent_producer: bool = Field(True, description="acks=all, no duplicates on retry")
     retry_attempts: int = Field(5, ge=1, description="tries of a batch on transient failures")

@@ -18,6 +18,7 @@ _MODULES = (
     "infra_cmd",
     "run_cmd",
     "data_cmd",
+    "index_cmd",
 )
 
 

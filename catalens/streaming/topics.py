@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 def topic_plan(settings: StreamingSettings) -> dict[str, int]:
     """Topic name → partition count: every pipeline topic and its `.dlq`."""
-    plan = {topic: settings.partitions for topic in ALL}
-    plan.update({dlq(topic): settings.dlq_partitions for topic in ALL})
+    topics = dict.fromkeys([*ALL, settings.embedded_topic])
+    plan = {topic: settings.partitions for topic in topics}
+    plan.update({dlq(topic): settings.dlq_partitions for topic in topics})
     return plan
 
 

@@ -40,7 +40,7 @@ async def open_routes(
                 build_embedder, settings.embedder, settings.data_dir
             )
         crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
-        ports = EmbedderPorts(crops, embedder, runner)
+        ports = EmbedderPorts(crops, embedder, runner, settings.streaming.embedded_topic)
         batch = settings.streaming.max_batch
         yield [
             Route("detected", OBJECTS_DETECTED, handle_detected, ports,

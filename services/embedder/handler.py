@@ -38,6 +38,7 @@ class EmbedderPorts:
     crops: ObjectStore
     embedder: Embedder
     runner: ModelRunner
+    topic: str = OBJECTS_EMBEDDED  # a new model's own stream during a blue/green re-index
 
 
 async def handle_detected(
@@ -48,7 +49,7 @@ async def handle_detected(
     images: list[Image.Image] = []
     for message in messages:
         if isinstance(message, ObjectsDeleted):
-            outcome.emit(OBJECTS_EMBEDDED, message)
+            outcome.emit(ports.topic, message)
             continue
         try:
             for obj in message.objects:
@@ -61,7 +62,7 @@ async def handle_detected(
             outcome.reject(message, _as_error(exc, message))
     if images:
         vectors = await ports.runner.run(ports.embedder.embed_images, images)
-        _emit_grouped(outcome, owners, vectors, "image", ports.embedder)
+        _emit_grouped(outcome, owners, vectors, "image", ports)
     return outcome
 
 
@@ -71,7 +72,7 @@ async def handle_captioned(messages: Sequence[ObjectsCaptioned], ports: Embedder
         texts = [m.caption for m in messages]
         vectors = await ports.runner.run(ports.embedder.embed_texts, texts)
         owners = [(m, m.object_id) for m in messages]
-        _emit_grouped(outcome, owners, vectors, "caption", ports.embedder)
+        _emit_grouped(outcome, owners, vectors, "caption", ports)
     return outcome
 
 
@@ -80,7 +81,7 @@ def _emit_grouped(
     owners: Sequence[tuple[ObjectsDetected | ObjectsCaptioned, str]],
     vectors: np.ndarray,
     modality: Modality,
-    embedder: Embedder,
+    ports: EmbedderPorts,
 ) -> None:
     """One `ObjectsEmbedded` per image, in the order the images came."""
     grouped: dict[str, list[EmbeddedVector]] = defaultdict(list)
@@ -90,10 +91,10 @@ def _emit_grouped(
         grouped[message.image_id].append(
             EmbeddedVector(object_id=oid, modality=modality, vector=Vector.from_numpy(vector))
         )
-    ref = EmbedderRef.from_identity(embedder.identity)
+    ref = EmbedderRef.from_identity(ports.embedder.identity)
     for image_id, items in grouped.items():
         outcome.emit(
-            OBJECTS_EMBEDDED,
+            ports.topic,
             ObjectsEmbedded(
                 producer=PRODUCER,
                 traceparent=child_traceparent(first[image_id].traceparent),

@@ -18,12 +18,12 @@ from catalens.streaming.service import Service, service_app
 from schemas import (
     OBJECTS_CAPTIONED,
     OBJECTS_DETECTED,
-    OBJECTS_EMBEDDED,
     ObjectsCaptioned,
     ObjectsDeleted,
     ObjectsDetected,
     ObjectsEmbedded,
 )
+from services.indexer.faiss_params import FaissParams
 from services.indexer.generations import GenerationStore
 from services.indexer.handler import (
     IndexerPorts,
@@ -49,8 +49,8 @@ async def _routes(settings: Settings, pg: PgStore) -> AsyncIterator[list[Route]]
     snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
     live = LiveIndex(
         settings.kafka.bootstrap_servers,
-        GenerationStore(snapshots),
-        settings.index.index_type,
+        GenerationStore.from_settings(snapshots, settings),
+        FaissParams(device=settings.index.device),
         write_snapshots=True,
         snapshot_every_s=settings.index.snapshot_every_s,
         alias_poll_s=settings.index.alias_poll_s,
@@ -64,7 +64,7 @@ async def _routes(settings: Settings, pg: PgStore) -> AsyncIterator[list[Route]]
                   accepts=(ObjectsDetected, ObjectsDeleted), max_records=batch),
             Route("captioned", OBJECTS_CAPTIONED, handle_captioned, ports,
                   accepts=(ObjectsCaptioned,), max_records=batch),
-            Route("embedded", OBJECTS_EMBEDDED, handle_embedded, ports,
+            Route("embedded", settings.streaming.embedded_topic, handle_embedded, ports,
                   accepts=(ObjectsEmbedded, ObjectsDeleted), max_records=batch),
         ]  # fmt: skip
     finally:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from catalens.ports import ObjectStore
+from catalens.settings import Settings
 from schemas import OBJECTS_EMBEDDED
 from services.indexer.partition_snapshot import partition_key
 
@@ -36,9 +37,9 @@ class Generation:
     created: float = 0.0
 
     @classmethod
-    def default(cls, index_type: str) -> Generation:
-        """What serves before any re-index: the main topic as configured."""
-        return cls(f"{slug(OBJECTS_EMBEDDED)}-{slug(index_type)}", OBJECTS_EMBEDDED, index_type)
+    def default(cls, index_type: str, topic: str = OBJECTS_EMBEDDED) -> Generation:
+        """What serves before any re-index: the configured topic and index type."""
+        return cls(f"{slug(topic)}-{slug(index_type)}", topic, index_type)
 
     @classmethod
     def new(cls, topic: str, index_type: str, embedder: dict[str, Any] | None = None) -> Generation:
@@ -48,8 +49,13 @@ class Generation:
 
 
 class GenerationStore:
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
+    """`alias` names the serving generation; `default` serves while no alias was ever set."""
+
+    def __init__(
+        self, store: ObjectStore, alias: str = ALIAS, default: Generation | None = None
+    ) -> None:
+        self.store, self.alias_name = store, alias
+        self.default = default or Generation.default("Flat")
 
     async def load(self, generation: str, partition: int) -> bytes | None:
         try:
@@ -64,16 +70,21 @@ class GenerationStore:
         for partition in range(partitions):
             await self.store.delete(partition_key(generation, partition))
 
-    async def alias(self, name: str = ALIAS) -> Generation | None:
+    async def alias(self) -> Generation | None:
         try:
-            raw = await self.store.get(f"index/aliases/{name}.json")
+            raw = await self.store.get(f"index/aliases/{self.alias_name}.json")
         except KeyError:
             return None
         return Generation(**json.loads(raw))
 
-    async def switch(self, generation: Generation, name: str = ALIAS) -> None:
+    async def switch(self, generation: Generation) -> None:
         body = json.dumps(asdict(generation), sort_keys=True).encode("utf-8")
-        await self.store.put(f"index/aliases/{name}.json", body, "application/json")
+        await self.store.put(f"index/aliases/{self.alias_name}.json", body, "application/json")
 
-    async def live(self, default_index_type: str) -> Generation:
-        return await self.alias() or Generation.default(default_index_type)
+    async def live(self) -> Generation:
+        return await self.alias() or self.default
+
+    @classmethod
+    def from_settings(cls, store: ObjectStore, settings: Settings) -> GenerationStore:
+        default = Generation.default(settings.index.index_type, settings.streaming.embedded_topic)
+        return cls(store, settings.index.alias, default)

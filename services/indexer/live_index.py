@@ -29,7 +29,6 @@ class LiveIndex:
         self,
         bootstrap_servers: str,
         store: GenerationStore,
-        default_index_type: str,
         params: FaissParams | None = None,
         write_snapshots: bool = False,
         snapshot_every_s: float = 30.0,
@@ -37,7 +36,7 @@ class LiveIndex:
         grace_s: float = 10.0,
     ) -> None:
         self.bootstrap_servers, self.store = bootstrap_servers, store
-        self.default_index_type, self.params = default_index_type, params
+        self.params = params
         self.write_snapshots, self.snapshot_every_s = write_snapshots, snapshot_every_s
         self.alias_poll_s, self.grace_s = alias_poll_s, grace_s
         self.follower: LogFollower | None = None
@@ -53,7 +52,7 @@ class LiveIndex:
         )  # fmt: skip
 
     async def start(self) -> LogFollower:
-        self.follower = await self._open(await self.store.live(self.default_index_type))
+        self.follower = await self._open(await self.store.live())
         self._watch = asyncio.create_task(self._watch_alias())
         return self.follower
 
@@ -61,7 +60,7 @@ class LiveIndex:
         while True:
             await asyncio.sleep(self.alias_poll_s)
             try:
-                generation = await self.store.live(self.default_index_type)
+                generation = await self.store.live()
                 if self.follower is not None and generation.name != self.follower.generation.name:
                     await self.switch_to(generation)
             except asyncio.CancelledError:

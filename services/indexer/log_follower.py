@@ -59,12 +59,15 @@ class LogFollower:
         write_snapshots: bool = False,
         snapshot_every_s: float = 30.0,
         poll_ms: int = 100,
+        until: list[int] | None = None,
     ) -> None:
+        """`until`: per partition, the offset to stop before (a fixed cut of the log: `index
+        check` and builds); None follows the log forever."""
         self.generation, self.store = generation, store
         self.bootstrap_servers = bootstrap_servers
         self.index = LogIndex(generation.topic, partitions, generation.index_type, params)
         self.write_snapshots, self.snapshot_every_s = write_snapshots, snapshot_every_s
-        self.poll_ms = poll_ms
+        self.poll_ms, self.until = poll_ms, until
         self.restored_positions: list[int] = [0] * partitions
         self.end_offsets: list[int] = [0] * partitions
         self.caught_up = asyncio.Event()
@@ -105,7 +108,7 @@ class LogFollower:
         tps = [TopicPartition(self.topic, p) for p in range(self.index.partitions)]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
-        self.end_offsets = [ends[tp] for tp in tps]
+        self.end_offsets = self.until or [ends[tp] for tp in tps]
         for tp in tps:
             consumer.seek(tp, self.index.positions[tp.partition])
         self._consumer = consumer
@@ -121,6 +124,7 @@ class LogFollower:
                 (tp.partition, r.offset, _decode(r.value, tp.partition, r.offset))
                 for tp, rs in batches.items()
                 for r in rs
+                if self.until is None or r.offset < self.until[tp.partition]
             ]
             if records:
                 await asyncio.to_thread(self._apply, records)
@@ -148,6 +152,10 @@ class LogFollower:
         return sum(
             max(0, e - p) for p, e in zip(self.end_offsets, self.index.positions, strict=True)
         )
+
+    def force_snapshot(self) -> None:
+        """The next `snapshot()` writes every partition, moved or not."""
+        self._snapshotted = [-1] * self.index.partitions
 
     async def snapshot(self) -> list[int]:
         """Snapshot every partition that moved since its last snapshot; returns those."""

@@ -96,7 +96,8 @@ def restore_partition(log: LogIndex, data: bytes) -> int:
             f"snapshot of {header['topic']} with {header['partitions']} partitions does not fit "
             f"{log.topic} with {log.partitions}"
         )
-    if header["index_type"] != log.index_type or FaissParams(**header["params"]) != log.params:
+    taken = dataclasses.replace(FaissParams(**header["params"]), device=log.params.device)
+    if header["index_type"] != log.index_type or taken != log.params:  # device: where to train
         raise SnapshotError("snapshot was taken with another index type or parameters")
     for entry in header["indexes"]:
         model_key, modality = entry["name"].rsplit(":", 1)

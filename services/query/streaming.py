@@ -20,6 +20,7 @@ from catalens.search_catalog import SearchCatalog, read_or_none
 from catalens.settings import Settings
 from schemas import image_id_from_object
 from schemas.ids import s3_key
+from services.indexer.faiss_params import FaissParams
 from services.indexer.generations import GenerationStore
 from services.indexer.live_index import LiveIndex
 from services.indexer.log_follower import LogFollower
@@ -109,8 +110,8 @@ async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCa
     snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
     live = LiveIndex(
         settings.kafka.bootstrap_servers,
-        GenerationStore(snapshots),
-        settings.index.index_type,
+        GenerationStore.from_settings(snapshots, settings),
+        FaissParams(device=settings.index.device),
         alias_poll_s=settings.index.alias_poll_s,
     )
     try:
