@@ -92,8 +92,11 @@ async def _delete(message: ObjectsDeleted, ports: IndexerPorts) -> None:
         image_ids = [message.image_id]
     else:  # a bucket delete names only the object: every stored version at that uri goes
         image_ids = await ports.pg.image_ids_by_uri(str(message.image_uri))
-    for image_id in image_ids:
-        removed = await ports.pg.delete_image(image_id)
-        ids = list(message.object_ids or removed)
-        for index in ports.indexes.all() if ports.indexes is not None else ():
-            index.delete(ids)
+    named = list(message.object_ids or ())
+    removed: list[str] = []
+    targets: list[str | None] = [*image_ids] or ([None] if named else [])
+    for image_id in targets:
+        removed += await ports.pg.delete_image(image_id, also=named)
+    ids = named or removed
+    for index in ports.indexes.all() if ports.indexes is not None else ():
+        index.delete(ids)

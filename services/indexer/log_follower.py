@@ -41,7 +41,7 @@ async def topic_partitions(bootstrap_servers: str, topic: str) -> int:
             partitions = consumer.partitions_for_topic(topic)
             if partitions:
                 return len(partitions)
-            await consumer.topics()  # refreshes the metadata
+            await consumer._client.force_metadata_update()  # no subscription: all topics
             await asyncio.sleep(0.1)
         raise CatalensError(f"topic {topic!r} does not exist on {bootstrap_servers}")
     finally:
@@ -149,9 +149,9 @@ class LogFollower:
             self.caught_up.set()
 
     def lag(self) -> int:
-        return sum(
-            max(0, e - p) for p, e in zip(self.end_offsets, self.index.positions, strict=True)
-        )
+        """Records between the positions and the end offsets seen at start (or `until`)."""
+        ends, positions = self.end_offsets, self.index.positions
+        return sum(max(0, end - at) for end, at in zip(ends, positions, strict=True))
 
     def force_snapshot(self) -> None:
         """The next `snapshot()` writes every partition, moved or not."""

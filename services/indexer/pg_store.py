@@ -142,8 +142,9 @@ class PgStore:
             rows,
         )
 
-    async def delete_image(self, image_id: str) -> list[str]:
-        """Remove the image, its objects, captions and vectors; returns the object ids."""
+    async def delete_image(self, image_id: str | None, also: Sequence[str] = ()) -> list[str]:
+        """Remove the image, its objects, captions and vectors (and those of the objects named
+        in `also`, rows or not: a tombstone can overtake its image's rows); the object ids."""
         async with self._pool.acquire() as conn, conn.transaction():
             ids = [
                 r["object_id"]
@@ -151,6 +152,7 @@ class PgStore:
                     "DELETE FROM objects WHERE image_id = $1 RETURNING object_id", image_id
                 )
             ]
+            ids = list(dict.fromkeys([*ids, *also]))
             await conn.execute("DELETE FROM captions WHERE object_id = ANY($1::text[])", ids)
             for table in await conn.fetch("SELECT table_name FROM vector_models"):
                 await conn.execute(

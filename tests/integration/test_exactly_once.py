@@ -23,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from catalens.adapters.minio_store import open_minio_store
 from catalens.settings import Settings
 from infra.minio_events import minio_client
 from infra.stack import Endpoints
@@ -34,8 +35,8 @@ from schemas import (
     decode,
     image_id_from_object,
 )
-from services.indexer.registry import IndexRegistry
-from services.query.replica import FaissReplica
+from services.indexer.generations import GenerationStore
+from services.indexer.live_index import LiveIndex
 from tests.integration.test_streaming import _all_running, _until, stack_settings
 from tests.integration.test_streaming_query import sample_images
 
@@ -63,8 +64,10 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
     dsn = settings.postgres.dsn.get_secret_value()  # type: ignore[union-attr]
     pg = await asyncpg.connect(dsn)
     truth = _Truth()
-    indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
-    replica = FaissReplica(indexes, real_stack.kafka_bootstrap, settings.streaming.group_prefix)
+    snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
+    replica = LiveIndex(
+        real_stack.kafka_bootstrap, GenerationStore.from_settings(snapshots, settings)
+    )
 
     async def upload(paths: list[Path], start: int) -> None:
         for i, path in enumerate(paths, start):
@@ -76,7 +79,7 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
     async def indexed_images() -> int:
         return await _indexed_images(pg, truth.image_ids)
 
-    await replica.start()  # a query replica's FAISS copy, fed by the same topics
+    await replica.start()  # a query replica's FAISS copy: the indexer's snapshots + the tail
     try:
         async with _all_running(services), truth.collecting(real_stack):
             with _indexer(settings) as first:
@@ -97,13 +100,13 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
                 image_rows = await pg.fetchval(IMAGES_OF, sorted(truth.image_ids))
 
             async def in_the_replica() -> int:
-                index = indexes.get(key, "image")
+                assert replica.follower is not None
+                index = replica.follower.index.indexes.get(key, "image")
                 return 0 if index is None else len(index.ids() & truth.objects)
 
             await _until(in_the_replica, len(truth.objects), timeout_s=60)
     finally:
         await replica.stop()
-        indexes.close()
         await pg.close()
     assert image_rows == len(images)
     assert [r["object_id"] for r in objects] == sorted(truth.objects)
@@ -169,7 +172,9 @@ class _Truth:
 
 
 @contextlib.contextmanager
-def _indexer(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+def _indexer(
+    settings: Settings, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "CATALENS_DATA_DIR": str(settings.data_dir),
@@ -180,6 +185,8 @@ def _indexer(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
         "CATALENS_STREAMING__MAX_BATCH": "2",
         "CATALENS_STREAMING__MAX_WAIT_MS": "100",
         "CATALENS_STREAMING__METRICS_PORT": "0",
+        "CATALENS_INDEX__ALIAS": settings.index.alias,
+        **(extra_env or {}),
     }
     log = open(settings.data_dir / f"indexer-{uuid.uuid4().hex[:6]}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
