@@ -27,7 +27,10 @@ class CropSettings(BaseModel):
 
 
 class DetectorSettings(BaseModel):
-    model: str = Field(default_factory=default_detector_model, description="weights path")
+    model: str = Field(
+        default_factory=default_detector_model, description="weights path or models:/name@alias"
+    )
+    fallback: str | None = Field(None, description="local weights when the registry is down")
     preset: Literal["coco7", "fashion", "all"] = "coco7"
     classes: list[str] | None = Field(None, description="overrides the preset's class list")
     confidence: float = Field(0.25, ge=0.0, le=1.0)
@@ -174,6 +177,7 @@ class StreamingSettings(BaseModel):
 
 class MlflowSettings(BaseModel):
     tracking_uri: str = "http://127.0.0.1:5000"
+    model_cache_dir: Path | None = Field(None, description="default <data_dir>/cache/models")
 
 
 class InfraSettings(BaseModel):

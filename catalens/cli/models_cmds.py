@@ -1,4 +1,4 @@
-"""Register the model commands: detect, embed, caption, train."""
+"""Register the model commands: detect, embed, caption, train, evaluate, promote, ..."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ _MODULES = (
     "run_cmd",
     "data_cmd",
     "index_cmd",
+    "mlops_cmd",
 )
 
 

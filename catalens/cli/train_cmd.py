@@ -1,4 +1,4 @@
-"""`catalens train embedder`: train the aligned text↔image heads and print held-out metrics."""
+"""`catalens train embedder|detector`: train a model, print its metrics, track it in MLflow."""
 
 from __future__ import annotations
 
@@ -77,7 +77,71 @@ def embedder(
     console.print(f"MLflow run: {result.run_id or 'not tracked (mlflow not installed)'}")
 
 
+def detector(
+    data: Path = typer.Option(
+        None,
+        "--data",
+        help="YOLO data.yaml or its folder (e.g. ../shared/datasets/fashion-detection).",
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Runs folder; default <data dir>/runs."),
+    name: str = typer.Option("detector", "--name", help="Run folder name under --out."),
+    model: str = typer.Option(
+        "yolov8n.yaml", "--model", help="Architecture yaml (random init) or a .pt to fine-tune."
+    ),
+    epochs: int = typer.Option(1, "--epochs", min=1),
+    imgsz: int = typer.Option(320, "--imgsz", min=32),
+    batch: int = typer.Option(8, "--batch", min=1),
+    limit: int | None = typer.Option(
+        None, "--limit", min=4, help="Only the first N train images and N/4 val images."
+    ),
+    device: str = typer.Option("cpu", "--device", help="cpu, or a CUDA index such as 0."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Dataloader worker processes."),
+    hours: float | None = typer.Option(
+        None, "--hours", help="Wall-clock budget; ultralytics fits the epochs into it."
+    ),
+    track: bool = typer.Option(
+        True, "--track/--no-track", help="Log to MLflow and register the best weights."
+    ),
+    mlflow_uri: str | None = typer.Option(None, "--mlflow-uri", help="Default: settings."),
+    registered: str = typer.Option(
+        "fashion-detector", "--register", help="Registered model name for the best weights."
+    ),
+    alias: str = typer.Option("candidate", "--alias", help="Alias the new version gets."),
+    log_existing: Path | None = typer.Option(
+        None, "--log-existing", help="Do not train: log and register a finished run folder."
+    ),
+) -> None:
+    """Train an ultralytics YOLO detector; per-epoch metrics, curves and the best weights go to
+    MLflow and the weights become a registered version with an alias (@candidate)."""
+    from rich.console import Console
+
+    from catalens.mlops.detector_training import DetectorTrainConfig, load_trained, train_detector
+    from catalens.paths import default_data_dir
+
+    if log_existing is not None:
+        result = load_trained(log_existing)
+    elif data is None:
+        raise typer.BadParameter("give --data (or --log-existing RUN_DIR)")
+    else:
+        config = DetectorTrainConfig(
+            data=data, out=out or default_data_dir() / "runs", name=name, model=model,
+            epochs=epochs, imgsz=imgsz, batch=batch, limit=limit, device=device,
+            workers=workers, hours=hours,
+        )  # fmt: skip
+        result = train_detector(config)
+    console = Console()
+    console.print_json(data={k: round(v, 4) for k, v in result.metrics.items()})
+    console.print(f"run folder: {result.run_dir} ({result.seconds:.0f} s)")
+    if not track:
+        return
+    from catalens.mlops.tracking import log_detector_run
+
+    logged = log_detector_run(result, uri=mlflow_uri, registered=registered, alias=alias)
+    console.print(f"MLflow run {logged.run_id}: {registered} version {logged.version} @{alias}")
+
+
 def register(app: typer.Typer) -> None:
     train = typer.Typer(help="Train catalens models.", no_args_is_help=True)
     train.command("embedder")(embedder)
+    train.command("detector")(detector)
     app.add_typer(train, name="train")

@@ -14,7 +14,7 @@ from catalens.domain import Box, Detection, ModelIdentity
 from catalens.errors import ModelError
 from catalens.settings import DetectorSettings
 from services.detector.presets import resolve_class_ids
-from services.detector.weights import resolve_weights, weights_version
+from services.detector.weights import load_weights
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,9 @@ class YoloDetector:
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> YoloDetector:
         """Load the weights `settings.model` names, check the classes, and warm up once."""
-        path = resolve_weights(settings.model)
-        log.info("loading detector weights %s", path)
+        weights = load_weights(settings.model, settings.fallback)
+        path = weights.path
+        log.info("loading detector weights %s (%s %s)", path, weights.name, weights.version)
         with _quiet_ultralytics():
             try:
                 from ultralytics import YOLO
@@ -47,9 +48,7 @@ class YoloDetector:
                 model = YOLO(str(path), task="detect")
             except Exception as exc:
                 raise ModelError(f"could not load detector weights {path}: {exc}") from exc
-        identity = ModelIdentity(
-            backend="ultralytics", name=path.stem, version=weights_version(path)
-        )
+        identity = ModelIdentity(backend="ultralytics", name=weights.name, version=weights.version)
         detector = cls(model, identity, settings, class_ids=None)
         detector.warm_up()  # builds the backend once; the class names come from it
         detector.class_ids = resolve_class_ids(detector.names, settings.preset, settings.classes)

@@ -1,0 +1,1 @@
+"""Model lifecycle: training runs, evaluation, the MLflow registry and promotion."""
