@@ -80,7 +80,8 @@ async def handle_embedded(
                 continue
             ids = [v.object_id for v in items]
             vectors = np.stack([v.vector.to_numpy() for v in items])
-            await ports.pg.upsert_vectors(key, ids, modality, vectors)
+            uri = str(message.image_uri) if message.image_uri else None
+            await ports.pg.upsert_vectors(key, ids, modality, vectors, (message.image_id, uri))
             if ports.indexes is not None:
                 index = ports.indexes.get_or_create(key, modality, message.embedder.dim)
                 index.upsert(ids, vectors)
@@ -93,10 +94,11 @@ async def _delete(message: ObjectsDeleted, ports: IndexerPorts) -> None:
     else:  # a bucket delete names only the object: every stored version at that uri goes
         image_ids = await ports.pg.image_ids_by_uri(str(message.image_uri))
     named = list(message.object_ids or ())
+    uri = str(message.image_uri) if message.image_uri else None
     removed: list[str] = []
-    targets: list[str | None] = [*image_ids] or ([None] if named else [])
+    targets: list[str | None] = [*image_ids] or ([None] if named or uri else [])
     for image_id in targets:
-        removed += await ports.pg.delete_image(image_id, also=named)
+        removed += await ports.pg.delete_image(image_id, also=named, uri=uri)
     ids = named or removed
     for index in ports.indexes.all() if ports.indexes is not None else ():
         index.delete(ids)

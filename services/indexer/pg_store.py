@@ -126,25 +126,32 @@ class PgStore:
         object_ids: Sequence[str],
         modality: Modality,
         vectors: np.ndarray,
+        image: tuple[str | None, str | None] = (None, None),
     ) -> None:
-        """(n, dim) vectors for n objects; the model's table is created on first use."""
+        """(n, dim) vectors for n objects of `image` (id, uri); the table is made on first use."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(object_ids):
             raise ValueError(f"need ({len(object_ids)}, dim) vectors, got {vectors.shape}")
         table = self._tables.get(model_key) or await self.ensure_vector_table(
             model_key, vectors.shape[1]
         )
-        rows = [(i, modality, v) for i, v in zip(object_ids, l2_normalise(vectors), strict=True)]
+        rows = [
+            (i, modality, v, *image) for i, v in zip(object_ids, l2_normalise(vectors), strict=True)
+        ]
         await self._pool.executemany(
-            f"INSERT INTO {table} (object_id, modality, embedding) VALUES ($1, $2, $3)"
-            " ON CONFLICT (object_id, modality) DO UPDATE SET"
-            " embedding = EXCLUDED.embedding, updated_at = now()",
+            f"INSERT INTO {table} (object_id, modality, embedding, image_id, image_uri)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (object_id, modality) DO UPDATE SET"
+            " embedding = EXCLUDED.embedding, image_id = EXCLUDED.image_id,"
+            " image_uri = EXCLUDED.image_uri, updated_at = now()",
             rows,
         )
 
-    async def delete_image(self, image_id: str | None, also: Sequence[str] = ()) -> list[str]:
-        """Remove the image, its objects, captions and vectors (and those of the objects named
-        in `also`, rows or not: a tombstone can overtake its image's rows); the object ids."""
+    async def delete_image(
+        self, image_id: str | None, also: Sequence[str] = (), uri: str | None = None
+    ) -> list[str]:
+        """Remove the image, its objects, captions and vectors; the vectors of the objects in
+        `also` and of every image stored at `uri` too (by the vector rows' own image columns:
+        the rows from `objects.detected` may be gone first). Returns the object ids."""
         async with self._pool.acquire() as conn, conn.transaction():
             ids = [
                 r["object_id"]
@@ -156,8 +163,10 @@ class PgStore:
             await conn.execute("DELETE FROM captions WHERE object_id = ANY($1::text[])", ids)
             for table in await conn.fetch("SELECT table_name FROM vector_models"):
                 await conn.execute(
-                    f"DELETE FROM {table['table_name']} WHERE object_id = ANY($1::text[])", ids
-                )
+                    f"DELETE FROM {table['table_name']} WHERE object_id = ANY($1::text[])"
+                    " OR image_id = $2 OR image_uri = $3",
+                    ids, image_id, uri,
+                )  # fmt: skip
             await conn.execute("DELETE FROM images WHERE image_id = $1", image_id)
         return ids
 

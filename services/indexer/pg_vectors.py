@@ -1,8 +1,10 @@
 """pgvector plumbing: the binary codec for `vector`, and one table per embedding model.
 
 HNSW needs a fixed dimension per column, so each model key gets `vectors_<slug>_<hash>`
-(object_id, modality, embedding vector(dim)) with an inner-product HNSW index: vectors are
-L2-normalised, so inner product is cosine similarity. `vector_models` maps key → table, dim.
+(object_id, modality, embedding vector(dim), image_id, image_uri) with an inner-product HNSW
+index: vectors are L2-normalised, so inner product is cosine similarity. `vector_models` maps
+key → table, dim. A vector row names its image and uri itself, so a tombstone finds it even when
+the image's rows (written from another topic) are already gone.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ async def ensure_vector_table(conn: asyncpg.Connection, model_key: str, dim: int
                     f"model {model_key!r} is stored with dim {known['dim']}, not {dim}: "
                     "a different model needs a different key"
                 )
+            await _add_image_columns(conn, str(known["table_name"]))
             return str(known["table_name"])
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {table} ("
@@ -75,6 +78,7 @@ async def ensure_vector_table(conn: asyncpg.Connection, model_key: str, dim: int
             " updated_at timestamptz NOT NULL DEFAULT now(),"
             " PRIMARY KEY (object_id, modality))"
         )
+        await _add_image_columns(conn, table)
         await conn.execute(
             f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table}"
             " USING hnsw (embedding vector_ip_ops)"
@@ -86,3 +90,13 @@ async def ensure_vector_table(conn: asyncpg.Connection, model_key: str, dim: int
             dim,
         )
     return table
+
+
+async def _add_image_columns(conn: asyncpg.Connection, table: str) -> None:
+    """Tables made before vectors named their image get the columns (idempotent)."""
+    await conn.execute(
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS image_id text,"
+        " ADD COLUMN IF NOT EXISTS image_uri text"
+    )
+    await conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_image ON {table} (image_id)")
+    await conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_uri ON {table} (image_uri)")

@@ -188,3 +188,44 @@ async def test_reads_give_the_query_service_its_shapes(store: PgStore) -> None:
     assert await store.labels() == ["image", "shoe"]
     assert await store.count_objects() == 2 and await store.image_exists("img1")
     assert await store.object_ids(MODEL, "caption") == set()
+
+
+async def test_a_bucket_delete_removes_vectors_that_arrived_after_the_image_rows_were_gone(
+    store: PgStore,
+) -> None:
+    """Rows come from `objects.detected`, vectors from `objects.embedded`: the detected route
+    can apply a tombstone before vectors still in flight on the other topic are written."""
+    from schemas import (
+        DetectedObject,
+        EmbeddedVector,
+        EmbedderRef,
+        ModelRef,
+        ObjectsDeleted,
+        ObjectsDetected,
+        ObjectsEmbedded,
+        Vector,
+    )
+    from services.indexer.handler import IndexerPorts, handle_detected, handle_embedded
+
+    uri, ports = "s3://shop/a.jpg", IndexerPorts(store, None)
+    objects = [
+        DetectedObject(object_id=f"a-{i}", kind="object", label="shoe", score=0.9, box=(1, 2, 3, 4))
+        for i in range(2)
+    ]
+    detected = ObjectsDetected(
+        producer="t", image_id="a", image_uri=uri, width=9, height=9,
+        detector=ModelRef(backend="t", name="t", version="1"), objects=objects,
+    )  # fmt: skip
+    ref = EmbedderRef(backend="t", name="reorder", version="1", dim=DIM)
+    embedded = ObjectsEmbedded(
+        producer="t", image_id="a", image_uri=uri, embedder=ref,
+        vectors=[EmbeddedVector(object_id=o.object_id, modality="image",
+                                vector=Vector.from_numpy(unit(i))) for i, o in enumerate(objects)],
+    )  # fmt: skip
+    tombstone = ObjectsDeleted(producer="t", image_uri=uri)
+    await handle_detected([detected], ports)
+    await handle_detected([tombstone], ports)  # rows gone
+    await handle_embedded([embedded], ports)  # the vectors that were in flight
+    assert len((await store.vectors(ref.to_identity().key, "image"))[0]) == 2
+    await handle_embedded([tombstone], ports)  # the same tombstone, behind them on this topic
+    assert (await store.vectors(ref.to_identity().key, "image"))[0] == []
