@@ -30,7 +30,6 @@ from services.indexer.partition_snapshot import (
 
 log = logging.getLogger(__name__)
 
-Record = tuple[int, int, ObjectsEmbedded | ObjectsDeleted | None]
 
 
 async def topic_partitions(bootstrap_servers: str, topic: str) -> int:
@@ -120,14 +119,14 @@ class LogFollower:
         last_snapshot = time.monotonic()
         while True:
             batches = await self._consumer.getmany(timeout_ms=self.poll_ms, max_records=2000)
-            records: list[Record] = [
-                (tp.partition, r.offset, _decode(r.value, tp.partition, r.offset))
+            raw = [
+                (tp.partition, r.offset, r.value)
                 for tp, rs in batches.items()
                 for r in rs
                 if self.until is None or r.offset < self.until[tp.partition]
             ]
-            if records:
-                await asyncio.to_thread(self._apply, records)
+            if raw:
+                await asyncio.to_thread(self._apply, raw)  # decode off the event loop too
                 self._check_caught_up()
                 if self.on_progress is not None:
                     self.on_progress(self)
@@ -136,8 +135,9 @@ class LogFollower:
                 await self.snapshot()
                 last_snapshot = time.monotonic()
 
-    def _apply(self, records: list[Record]) -> None:
-        for partition, offset, message in records:
+    def _apply(self, raw: list[tuple[int, int, bytes | None]]) -> None:
+        for partition, offset, value in raw:
+            message = _decode(value, partition, offset)
             try:
                 self.index.apply(partition, offset, message)
             except Exception:  # e.g. a vector of another dim: skip it, keep following

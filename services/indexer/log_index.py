@@ -26,18 +26,24 @@ from services.indexer.registry import IndexRegistry
 
 @dataclass
 class PartitionMaps:
-    """Per partition: image id → its object ids, uri → image ids stored there."""
+    """Per partition: image id → its object ids, uri → image ids stored there (and back)."""
 
     objects_of_image: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     images_at_uri: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    uri_of_image: dict[str, str] = field(default_factory=dict)
+
+    def place(self, image_id: str, uri: str) -> None:
+        self.images_at_uri[uri].add(image_id)
+        self.uri_of_image[image_id] = uri
 
     def forget_images(self, image_ids: set[str]) -> None:
         for image_id in image_ids:
             self.objects_of_image.pop(image_id, None)
-        for uri in [u for u, ids in self.images_at_uri.items() if ids & image_ids]:
-            self.images_at_uri[uri] -= image_ids
-            if not self.images_at_uri[uri]:
-                del self.images_at_uri[uri]
+            uri = self.uri_of_image.pop(image_id, None)
+            if uri is not None and uri in self.images_at_uri:
+                self.images_at_uri[uri].discard(image_id)
+                if not self.images_at_uri[uri]:
+                    del self.images_at_uri[uri]
 
 
 class LogIndex:
@@ -85,7 +91,7 @@ class LogIndex:
                 index.upsert([v.object_id for v in items], vectors, shard=partition)
         maps.objects_of_image[message.image_id].update(v.object_id for v in message.vectors)
         if message.image_uri is not None:
-            maps.images_at_uri[str(message.image_uri)].add(message.image_id)
+            maps.place(message.image_id, str(message.image_uri))
 
     def _delete(self, partition: int, message: ObjectsDeleted) -> None:
         maps = self.maps[partition]

@@ -113,7 +113,9 @@ def restore_partition(log: LogIndex, data: bytes) -> int:
         cursor = template_end
     maps = log.maps[p]
     maps.objects_of_image.update({k: set(v) for k, v in header["objects_of_image"].items()})
-    maps.images_at_uri.update({k: set(v) for k, v in header["images_at_uri"].items()})
+    for uri, image_ids in header["images_at_uri"].items():
+        for image_id in image_ids:
+            maps.place(image_id, uri)
     log.positions[p] = header["position"]
     _install_templates(log)
     return int(header["position"])

@@ -164,3 +164,18 @@ def test_a_partitioned_index_keeps_an_object_in_one_shard_when_its_partition_cha
     index = log.indexes.all()[0]
     assert len(index) == 1 and [len(s) for s in index.shards] == [0, 1]
     np.testing.assert_allclose(flat(log)["a-o0"], -v)
+
+
+def test_deleting_every_image_leaves_no_vectors_and_no_bookkeeping_behind() -> None:
+    records = random_log(seed=4)
+    log = replay(records, LogIndex("t", 3))
+    offsets = [max(o for p, o, _ in records if p == q) + 1 for q in range(3)]
+    for i in range(60):
+        image = f"img{i:03d}"
+        log.apply(
+            i % 3, offsets[i % 3], ObjectsDeleted(producer="t", image_uri=f"s3://b/{image}.jpg")
+        )
+        offsets[i % 3] += 1
+    assert len(log) == 0
+    assert all(not m.images_at_uri and not m.uri_of_image for m in log.maps)
+    assert all(not m.objects_of_image for m in log.maps)
