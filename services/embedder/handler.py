@@ -48,7 +48,9 @@ async def handle_detected(
     owners: list[tuple[ObjectsDetected, str]] = []
     images: list[Image.Image] = []
     for message in messages:
-        if isinstance(message, ObjectsDeleted):
+        if isinstance(message, ObjectsDeleted):  # behind every vector of the batch before it
+            await _flush(outcome, owners, images, ports)
+            owners, images = [], []
             outcome.emit(ports.topic, message)
             continue
         try:
@@ -60,10 +62,20 @@ async def handle_detected(
             owners = [o for o in owners if o[0] is not message]
             images = images[: len(owners)]
             outcome.reject(message, _as_error(exc, message))
+    await _flush(outcome, owners, images, ports)
+    return outcome
+
+
+async def _flush(
+    outcome: Outcome,
+    owners: list[tuple[ObjectsDetected, str]],
+    images: list[Image.Image],
+    ports: EmbedderPorts,
+) -> None:
+    """Embed the crops gathered so far in one model call and emit their vectors."""
     if images:
         vectors = await ports.runner.run(ports.embedder.embed_images, images)
         _emit_grouped(outcome, owners, vectors, "image", ports)
-    return outcome
 
 
 async def handle_captioned(messages: Sequence[ObjectsCaptioned], ports: EmbedderPorts) -> Outcome:

@@ -88,6 +88,24 @@ async def test_a_delete_becomes_a_tombstone_that_the_embedder_forwards_in_order(
     assert forwarded.publish == [(OBJECTS_EMBEDDED, tombstone)]
 
 
+async def test_a_tombstone_in_a_batch_stays_behind_the_vectors_of_the_images_before_it():
+    store, embedder = DictStore(), MeanColourEmbedder()
+    uploads = [await _upload(store, _jpeg(c)) for c in ("red", "blue")]
+    detected = [
+        m
+        for _, m in (await handle_images(uploads, _detector_ports(store, OneBoxDetector()))).publish
+    ]
+    tombstone = ObjectsDeleted(producer="t", image_id=uploads[0].image_id)
+    batch = [detected[0], tombstone, detected[1]]
+    out = await embed_detected(batch, EmbedderPorts(store, embedder, ModelRunner("e")))
+    kinds = [(type(m).__name__, m.image_id) for _, m in out.publish]
+    assert kinds == [
+        ("ObjectsEmbedded", uploads[0].image_id),
+        ("ObjectsDeleted", uploads[0].image_id),
+        ("ObjectsEmbedded", uploads[1].image_id),
+    ]
+
+
 async def test_the_embedder_embeds_every_crop_of_a_batch_in_one_call_and_keeps_the_model():
     store, embedder = DictStore(), MeanColourEmbedder()
     uploads = [await _upload(store, _jpeg(c)) for c in ("red", "blue", "white")]
