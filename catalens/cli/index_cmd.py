@@ -91,7 +91,11 @@ def reindex(
     model: str | None = typer.Option(
         None,
         "--model",
-        help="Not yet: a new model needs its own embeddings topic (see docs/operations.md).",
+        help="Re-embed with this model (aligned: artifact dir; open_clip: model name) into its "
+        "own topic objects.embedded.<model key> first, then build from that topic.",
+    ),
+    backend: str | None = typer.Option(
+        None, "--backend", help="Embedder backend of --model (default: the configured one)."
     ),
     drop_after: float = typer.Option(
         30.0, "--drop-after", help="Seconds to keep the old generation after the switch (-1: keep)."
@@ -104,9 +108,6 @@ def reindex(
     from services.indexer.index_jobs import reindex as run_reindex
 
     settings = Settings()
-    if model is not None:
-        typer.echo("error: --model is not supported yet; see docs/operations.md", err=True)
-        raise typer.Exit(2)
     try:
         check_index_type(index_type)
     except ValueError as exc:
@@ -114,15 +115,60 @@ def reindex(
         raise typer.Exit(2) from exc
 
     async def go() -> None:
+        topic, embedder = (
+            await _reembed(settings, model, backend) if model is not None else (None, None)
+        )
         async with _store(settings) as store:
             with _progress(f"build {index_type}") as progress:
                 old, new, stats = await run_reindex(
                     store, settings.kafka.bootstrap_servers, index_type,  # type: ignore[arg-type]
-                    drop_after, progress,  # type: ignore[arg-type]
+                    drop_after, progress, topic, embedder,  # type: ignore[arg-type]
                 )  # fmt: skip
-        typer.echo(f"alias live: {old.name} → {new.name} ({stats.vectors} vectors)")
+        typer.echo(
+            f"alias {settings.index.alias}: {old.name} → {new.name} ({stats.vectors} vectors)"
+        )
+        if topic is not None and embedder is not None:
+            typer.echo(
+                "keep the new model's stream current: "
+                f"CATALENS_EMBEDDER__BACKEND={embedder['backend']} "
+                f"CATALENS_EMBEDDER__MODEL={model} "
+                f"CATALENS_STREAMING__EMBEDDED_TOPIC={topic} catalens run embedder "
+                "(and an indexer with the same EMBEDDED_TOPIC for pgvector)"
+            )
 
     asyncio.run(go())
+
+
+async def _reembed(
+    settings: Settings, model: str, backend: str | None
+) -> tuple[str, dict[str, str]]:
+    """Embed the log's crops and captions with `model` into its own topic; (topic, settings)."""
+    from catalens.adapters.minio_store import open_minio_store
+    from catalens.streaming.topics import ensure_topics
+    from services.embedder.factory import build_embedder
+    from services.embedder.reembed import reembed
+    from services.indexer.generations import slug
+
+    config = settings.embedder.model_copy(
+        update={"backend": backend or settings.embedder.backend, "model": model}
+    )
+    embedder = build_embedder(config, settings.data_dir)
+    key = embedder.identity.key
+    topic = f"objects.embedded.{slug(key)}"
+    streaming = settings.streaming.model_copy(update={"embedded_topic": topic})
+    await ensure_topics(settings.kafka.bootstrap_servers, streaming)
+    crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
+    with _progress(f"re-embed with {key}") as progress:
+        stats = await reembed(
+            settings.kafka.bootstrap_servers,
+            embedder,
+            crops,
+            topic,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    typer.echo(f"re-embedded {stats.read} events into {topic}: {stats.produced} out, "
+               f"{stats.skipped} skipped")  # fmt: skip
+    return topic, {"key": key, "backend": config.backend, "model": str(config.model)}
 
 
 def check(

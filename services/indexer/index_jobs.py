@@ -95,10 +95,16 @@ async def reindex(
     index_type: str,
     drop_after_s: float = 30.0,
     progress: Progress | None = None,
+    topic: str | None = None,
+    embedder: dict[str, str] | None = None,
 ) -> tuple[Generation, Generation, BuildStats]:
-    """Build `index_type` from the serving generation's topic, switch, drop the old one."""
+    """Build `index_type` from `topic` (default: the serving generation's; a new model's own
+    topic, with that model's `embedder` settings), switch the alias, drop the old one."""
     old = await store.live()
-    new = Generation.new(old.topic, index_type, old.embedder)
+    if topic is None:
+        new = Generation.new(old.topic, index_type, old.embedder)
+    else:
+        new = Generation.new(topic, index_type, embedder)
     stats = await build(new, bootstrap_servers, store, progress=progress)
     await store.switch(new)
     if drop_after_s >= 0:
