@@ -119,7 +119,7 @@ async def test_uploaded_images_are_searchable_through_the_query_api_and_a_remove
             return (await client.get(f"/api/images/{gone}")).status_code
 
         await _until(status_of_gone, 404)
-        replica_index = app.state.catalog.replica.indexes.get(embedder.identity.key, "image")
+        replica_index = app.state.catalog.indexes.get(embedder.identity.key, "image")
 
         async def still_in_the_replica() -> int:
             return sum(replica_index.contains(oid) for oid in objects_of[gone])
