@@ -43,7 +43,10 @@ class DetectorSettings(BaseModel):
 
 class EmbedderSettings(BaseModel):
     backend: Literal["aligned", "open_clip"] = "aligned"
-    model: str = Field("", description="aligned: artifact dir; open_clip: model name")
+    model: str = Field(
+        "", description="aligned: artifact dir or models:/name@alias; open_clip: model name"
+    )
+    fallback: str | None = Field(None, description="aligned artifact when the registry is down")
     pretrained: str | None = Field("openai", description="open_clip pretrained tag")
     cache_dir: Path | None = Field(None, description="open_clip weights cache (offline)")
     batch_size: int = Field(32, ge=1)

@@ -21,7 +21,7 @@ def decide(candidate: float | None, production: float | None, min_delta: float =
     if candidate is None:
         return Decision(False, "the candidate has not been evaluated on this split")
     if production is None:
-        return Decision(True, "no production version evaluated on this split yet", candidate)
+        return Decision(True, "nothing in production yet", candidate)
     if candidate > production + min_delta:
         return Decision(
             True, f"{candidate:.4f} > {production:.4f} + {min_delta}", candidate, production
@@ -59,7 +59,13 @@ def promote(
             production = None
         if production is not None and production.version == candidate.version:
             return Decision(False, f"@{production_alias} is already version {candidate.version}")
-        decision = decide(_score(candidate.tags, tag), _score(production, tag), min_delta)
+        current = _score(production, tag)
+        if production is not None and current is None:
+            return Decision(
+                False, f"@{production_alias} (version {production.version}) has no {tag}: "
+                "evaluate it on the same split first",
+            )  # fmt: skip
+        decision = decide(_score(candidate.tags, tag), current, min_delta)
         if decision.promote:
             client.set_registered_model_alias(name, production_alias, candidate.version)
             client.set_model_version_tag(name, candidate.version, "promoted_from", _v(production))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from catalens.errors import ModelError
@@ -9,6 +10,7 @@ from catalens.paths import default_data_dir
 from catalens.ports import Embedder
 from catalens.settings import EmbedderSettings
 
+REGISTRY_SCHEME = "models:/"
 TRAIN_HINT = "catalens train embedder --data ../shared/datasets/fashion-products"
 
 
@@ -25,9 +27,11 @@ def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> 
             device=settings.device,
         )
     if settings.backend == "aligned":
-        path = Path(settings.model) if settings.model else latest_aligned_artifact(data_dir)
         from services.embedder.aligned import AlignedEmbedder
 
+        if settings.model.startswith(REGISTRY_SCHEME):
+            return load_registered_aligned(settings)
+        path = Path(settings.model) if settings.model else latest_aligned_artifact(data_dir)
         return AlignedEmbedder.load(path, device=settings.device, batch_size=settings.batch_size)
     raise ModelError(f"unknown embedder backend {settings.backend!r}; use 'aligned' or 'open_clip'")
 
@@ -48,3 +52,25 @@ def latest_aligned_artifact(data_dir: Path | None = None) -> Path:
             f"train one with `{TRAIN_HINT}`, or set CATALENS_EMBEDDER__MODEL to an artifact folder"
         )
     return target
+
+
+def load_registered_aligned(settings: EmbedderSettings) -> Embedder:
+    """`models:/aligned-embedder@production` through the checksum-verified model cache; the
+    identity's version becomes `v<registry version>-<heads hash>`, so every vector event names
+    the registry version. An unreachable registry falls back to `settings.fallback`."""
+    from catalens.mlops.registry import (
+        RegisteredModel,
+        default_cache_dir,
+        resolve_or_fallback,
+        version_stamp,
+    )
+    from services.embedder.aligned import AlignedEmbedder
+
+    spare = Path(settings.fallback).expanduser() if settings.fallback else None
+    found = resolve_or_fallback(settings.model, default_cache_dir(), spare)
+    path = found.path if isinstance(found, RegisteredModel) else found
+    embedder = AlignedEmbedder.load(path, device=settings.device, batch_size=settings.batch_size)
+    if isinstance(found, RegisteredModel):
+        stamp = version_stamp(found.version, embedder.identity.version)
+        embedder.identity = replace(embedder.identity, version=stamp)
+    return embedder

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import logging
 import os
 import socket
@@ -26,11 +27,16 @@ from catalens.mlops.promote import promote
 from catalens.mlops.registry import content_sha256, register_version, resolve_registered
 from catalens.mlops.tracking import LoggedRun, log_detector_run
 from catalens.paths import shared_path
-from catalens.settings import CropSettings, DetectorSettings
+from catalens.settings import CropSettings, DetectorSettings, EmbedderSettings
 from infra.stack import Endpoints
-from schemas import ImageUploaded
+from schemas import CaptionAttributes, ImageUploaded, ObjectsCaptioned
 from services.detector.handler import DetectorPorts, handle_images
 from services.detector.yolo import YoloDetector
+from services.embedder.aligned.artifact import write_artifact
+from services.embedder.aligned.heads import AlignedHeads, HeadConfig
+from services.embedder.aligned.tracking import log_run
+from services.embedder.factory import build_embedder
+from services.embedder.handler import EmbedderPorts, handle_captioned
 from tests.fakes.ports import DictStore
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
@@ -140,6 +146,10 @@ def test_promotion_moves_production_only_to_a_better_candidate(
     assert not worse.promote and worse.production == pytest.approx(0.30)
     assert client.get_model_version_by_alias(name, "production").version == first.version
 
+    client.set_model_version_tag(name, second, "eval.holdout.map50_95", "0.99")
+    unmeasured = promote(name, split="holdout", tracking_uri=mlflow_uri)
+    assert not unmeasured.promote and "evaluate it on the same split" in unmeasured.reason
+
     client.set_model_version_tag(name, second, "eval.test.map50_95", "0.35")
     better = promote(name, split="test", tracking_uri=mlflow_uri)
     assert better.promote and better.candidate_version == second
@@ -214,3 +224,35 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_aligned_training_registers_a_candidate_and_the_embedder_loads_it_by_alias(
+    client: MlflowClient, mlflow_uri: str, registry_env: Path, tmp_path: Path
+) -> None:
+    name = f"test-aligned-{uuid.uuid4().hex[:8]}"
+    heads = HeadConfig(dim=32, hidden=64)
+    manifest = {
+        "identity": {"backend": "aligned", "name": "aligned-lite0-minilm", "dim": heads.out_dim},
+        "towers": {"image": "lite0", "text": "all-MiniLM-L6-v2"},
+        "preprocessing": {"image_size": 224, "flip_average": False},
+        "heads": heads.as_dict(),
+        "training": {},
+        "metrics": {},
+    }
+    artifact = write_artifact(tmp_path / "aligned", manifest, AlignedHeads(heads).state_dict())
+    run_id = log_run(mlflow_uri, "aligned-embedder-test", {}, {"t2i_r1": 0.0}, artifact, name)
+    candidate = client.get_model_version_by_alias(name, "candidate")
+    assert candidate.run_id == run_id and candidate.tags["sha256"] == content_sha256(artifact)
+    client.set_registered_model_alias(name, "production", candidate.version)
+
+    settings = EmbedderSettings(backend="aligned", model=f"models:/{name}@production")
+    embedder = build_embedder(settings)
+    heads_hash = json.loads((artifact / "manifest.json").read_text())["identity"]["version"]
+    assert embedder.identity.version == f"v{candidate.version}-{heads_hash}"
+    captioned = ObjectsCaptioned(
+        producer="test", image_id="img-1", object_id="obj-1", caption="a red dress",
+        attributes=CaptionAttributes(category="dress"), captioner="test",
+    )  # fmt: skip
+    ports = EmbedderPorts(DictStore(), embedder, ModelRunner("e"))
+    [(_, event)] = asyncio.run(handle_captioned([captioned], ports)).publish
+    assert event.embedder.version == f"v{candidate.version}-{heads_hash}"

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+REGISTERED_NAME = "aligned-embedder"
+ARTIFACT_FOLDER = "model"  # the run's artifact folder holding manifest.json + heads
 
 
 def tracking_uri(explicit: str | None, data_dir: Path) -> str:
@@ -32,24 +34,29 @@ def log_run(
     params: dict[str, Any],
     metrics: dict[str, float],
     artifact_dir: Path,
+    registered: str = REGISTERED_NAME,
+    alias: str = "candidate",
 ) -> str | None:
-    """Log one run; returns its run id, or None when mlflow is not installed."""
+    """Log one run; returns its run id, or None when mlflow is not installed. On a tracking
+    server the artifact folder also becomes a registered version of `registered` @alias."""
     try:
-        import mlflow
+        import mlflow  # noqa: F401
     except ModuleNotFoundError:
         log.warning("mlflow is not installed: the run is not tracked (pip install catalens[mlops])")
         return None
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    try:
-        mlflow.set_tracking_uri(uri)  # also exports MLFLOW_TRACKING_URI: restored below
-        _use_experiment(mlflow, uri, experiment)
-        with mlflow.start_run() as run:
-            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-            mlflow.log_metrics(metrics)
-            mlflow.log_artifacts(str(artifact_dir), artifact_path="model")
-            return str(run.info.run_id)
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
+    from catalens.mlops.registry import content_sha256, register_version
+    from catalens.mlops.tracking import tracking_at
+
+    with tracking_at(uri) as tracking:
+        _use_experiment(tracking, uri, experiment)
+        with tracking.start_run() as run:
+            tracking.log_params({k: str(v)[:500] for k, v in params.items()})
+            tracking.log_metrics(metrics)
+            tracking.log_artifacts(str(artifact_dir), artifact_path=ARTIFACT_FOLDER)
+            run_id = str(run.info.run_id)
+            source = str(run.info.artifact_uri)
+        if uri.startswith(("http://", "https://")):
+            digest = content_sha256(artifact_dir)
+            version = register_version(registered, source, run_id, ARTIFACT_FOLDER, digest, alias)
+            log.info("registered %s version %s @%s", registered, version, alias)
+    return run_id
