@@ -10,8 +10,11 @@ the subject is the lifecycle, not the model."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 
@@ -155,6 +158,8 @@ async def test_killed_indexers_leave_exactly_the_live_objects_and_replay_and_rei
         assert [d.index for d in drifts] == [f"{key}:image"]
         assert drifts[0].clean, drifts[0]
         assert drifts[0].in_log == drifts[0].in_faiss == drifts[0].in_pg == len(feed.live)
+        cli = await asyncio.to_thread(_catalens_index_check, settings, env)
+        assert cli.returncode == 0 and "no drift" in cli.stdout, cli.stdout + cli.stderr
 
         served = await _served(generation, store, real_stack.kafka_bootstrap)
         assert sum(served.restored_positions) > 0  # it started from snapshots, not offset 0
@@ -216,6 +221,17 @@ async def _reindex_under_query_load(
     assert stats.vectors == len(feed.live)
     assert failed == 0 and answered > 20 and types == {"Flat", "HNSW"}
     assert await store.load(old.name, 0) is None  # the old generation is dropped
+
+
+def _catalens_index_check(
+    settings: Settings, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The same check through the command line users run."""
+    dsn = settings.postgres.dsn.get_secret_value()  # type: ignore[union-attr]
+    full_env = {**os.environ, **env, "CATALENS_POSTGRES__DSN": dsn,
+                "CATALENS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers}  # fmt: skip
+    command = [sys.executable, "-m", "catalens.cli.main", "index", "check"]
+    return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300)
 
 
 async def _int(value: int) -> int:
