@@ -32,11 +32,11 @@ from infra.stack import Endpoints
 from schemas import CaptionAttributes, ImageUploaded, ObjectsCaptioned
 from services.detector.handler import DetectorPorts, handle_images
 from services.detector.yolo import YoloDetector
-from services.embedder.aligned.artifact import write_artifact
-from services.embedder.aligned.heads import AlignedHeads, HeadConfig
+from services.embedder.aligned.heads import HeadConfig
 from services.embedder.aligned.tracking import log_run
 from services.embedder.factory import build_embedder
 from services.embedder.handler import EmbedderPorts, handle_captioned
+from tests.fakes.aligned import write_untrained_artifact
 from tests.fakes.ports import DictStore
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
@@ -230,16 +230,7 @@ def test_aligned_training_registers_a_candidate_and_the_embedder_loads_it_by_ali
     client: MlflowClient, mlflow_uri: str, registry_env: Path, tmp_path: Path
 ) -> None:
     name = f"test-aligned-{uuid.uuid4().hex[:8]}"
-    heads = HeadConfig(dim=32, hidden=64)
-    manifest = {
-        "identity": {"backend": "aligned", "name": "aligned-lite0-minilm", "dim": heads.out_dim},
-        "towers": {"image": "lite0", "text": "all-MiniLM-L6-v2"},
-        "preprocessing": {"image_size": 224, "flip_average": False},
-        "heads": heads.as_dict(),
-        "training": {},
-        "metrics": {},
-    }
-    artifact = write_artifact(tmp_path / "aligned", manifest, AlignedHeads(heads).state_dict())
+    artifact = write_untrained_artifact(tmp_path / "aligned", HeadConfig(dim=32, hidden=64))
     run_id = log_run(mlflow_uri, "aligned-embedder-test", {}, {"t2i_r1": 0.0}, artifact, name)
     candidate = client.get_model_version_by_alias(name, "candidate")
     assert candidate.run_id == run_id and candidate.tags["sha256"] == content_sha256(artifact)

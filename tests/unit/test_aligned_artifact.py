@@ -13,23 +13,16 @@ import pytest
 from PIL import Image
 
 from catalens.errors import ModelError
-from services.embedder.aligned.artifact import MANIFEST, WEIGHTS, write_artifact
+from services.embedder.aligned.artifact import MANIFEST, WEIGHTS
 from services.embedder.aligned.embedder import AlignedEmbedder
-from services.embedder.aligned.heads import AlignedHeads, HeadConfig
+from services.embedder.aligned.heads import HeadConfig
+from tests.fakes.aligned import write_untrained_artifact
 
 HEADS = HeadConfig(dim=32, hidden=64, members=2)
 
 
 def _write(root):
-    manifest = {
-        "identity": {"backend": "aligned", "name": "aligned-lite0-minilm", "dim": HEADS.out_dim},
-        "towers": {"image": "lite0", "text": "all-MiniLM-L6-v2"},
-        "preprocessing": {"image_size": 224, "flip_average": False},
-        "heads": HEADS.as_dict(),
-        "training": {},
-        "metrics": {},
-    }
-    return write_artifact(root, manifest, AlignedHeads(HEADS).state_dict())
+    return write_untrained_artifact(root, HEADS)
 
 
 @pytest.fixture(scope="module")
