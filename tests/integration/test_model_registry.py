@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image
+from typer.testing import CliRunner
 
+from catalens.cli.main import app
 from catalens.errors import ModelError
 from catalens.inference import ModelRunner
 from catalens.mlops.detector_eval import evaluate_reference
@@ -247,3 +249,24 @@ def test_aligned_training_registers_a_candidate_and_the_embedder_loads_it_by_ali
     ports = EmbedderPorts(DictStore(), embedder, ModelRunner("e"))
     [(_, event)] = asyncio.run(handle_captioned([captioned], ports)).publish
     assert event.embedder.version == f"v{candidate.version}-{heads_hash}"
+
+
+def test_the_cli_logs_a_finished_run_evaluates_it_and_promotes_it_once(
+    trained: Trained, fashion: Path, mlflow_uri: str, registry_env: Path
+) -> None:
+    _, result, _ = trained
+    name, uri = f"test-cli-{uuid.uuid4().hex[:8]}", ["--mlflow-uri", mlflow_uri]
+    logged = CliRunner().invoke(
+        app, ["train", "detector", "--log-existing", str(result.run_dir), "--register", name, *uri]
+    )
+    assert logged.exit_code == 0, logged.output
+    assert f"{name} version 1 @candidate" in " ".join(logged.output.split())
+    reference = f"models:/{name}@candidate"
+    evaluated = CliRunner().invoke(
+        app, ["evaluate", "detector", reference, "--data", str(fashion), "--limit", "4", *uri]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    promoted = CliRunner().invoke(app, ["promote", name, *uri])
+    assert promoted.exit_code == 0 and "promoted version 1" in promoted.output
+    again = CliRunner().invoke(app, ["promote", name, *uri])
+    assert again.exit_code == 3 and "already version 1" in again.output
