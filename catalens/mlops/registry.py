@@ -137,12 +137,17 @@ def resolve_or_fallback(
     reference: str, cache_dir: Path, fallback: Path | None, tracking_uri: str | None = None
 ) -> RegisteredModel | Path:
     """`resolve_registered`, or the local `fallback` (with a warning) when the registry cannot
-    be reached. Without a fallback the failure is a `ModelError`."""
+    be reached. Without a fallback that is a `ModelError`; so is an answer from the registry
+    that the model, alias or version does not exist (a typo must not serve the fallback)."""
+    from mlflow.exceptions import RestException
+
     try:
         return resolve_registered(reference, cache_dir, tracking_uri)
     except ModelError:
         raise
-    except Exception as exc:  # connection refused, timeouts, 5xx, unknown model or alias
+    except RestException as exc:
+        raise ModelError(f"cannot resolve {reference}: {exc.message}") from exc
+    except Exception as exc:  # connection refused, timeouts, 5xx after the retry
         if fallback is None:
             raise ModelError(f"cannot resolve {reference}: {exc}") from exc
         log.warning("cannot resolve %s (%s); using the local fallback %s", reference, exc, fallback)

@@ -26,7 +26,12 @@ from catalens.inference import ModelRunner
 from catalens.mlops.detector_eval import evaluate_reference
 from catalens.mlops.detector_training import DetectorTrainConfig, TrainedDetector, train_detector
 from catalens.mlops.promote import promote
-from catalens.mlops.registry import content_sha256, register_version, resolve_registered
+from catalens.mlops.registry import (
+    content_sha256,
+    register_version,
+    resolve_or_fallback,
+    resolve_registered,
+)
 from catalens.mlops.tracking import LoggedRun, log_detector_run
 from catalens.paths import shared_path
 from catalens.settings import CropSettings, DetectorSettings, EmbedderSettings
@@ -214,6 +219,14 @@ def test_an_unreachable_registry_falls_back_to_the_configured_local_file_with_a_
     assert detector.identity.name == "best"
     assert detector.identity.version == content_sha256(result.weights)[:12]
     assert any("local fallback" in r.getMessage() for r in caplog.records)
+
+
+def test_an_alias_the_registry_does_not_know_is_an_error_even_with_a_fallback(
+    trained: Trained, mlflow_uri: str, tmp_path: Path
+) -> None:
+    name, result, _ = trained
+    with pytest.raises(ModelError, match="alias nope not found"):
+        resolve_or_fallback(f"models:/{name}@nope", tmp_path, result.weights, mlflow_uri)
 
 
 def _jpeg() -> bytes:
