@@ -249,7 +249,9 @@ def test_aligned_training_registers_a_candidate_and_the_embedder_loads_it_by_ali
     run_id = log_run(mlflow_uri, "aligned-embedder-test", {}, {"t2i_r1": 0.0}, artifact, name)
     candidate = client.get_model_version_by_alias(name, "candidate")
     assert candidate.run_id == run_id and candidate.tags["sha256"] == content_sha256(artifact)
-    client.set_registered_model_alias(name, "production", candidate.version)
+    decision = promote(name, metric="t2i_r1", split="heldout", tracking_uri=mlflow_uri)
+    assert decision.promote and decision.candidate == 0.0
+    assert client.get_model_version_by_alias(name, "production").version == candidate.version
 
     settings = EmbedderSettings(backend="aligned", model=f"models:/{name}@production")
     embedder = build_embedder(settings)

@@ -57,6 +57,11 @@ def log_run(
             source = str(run.info.artifact_uri)
         if uri.startswith(("http://", "https://")):
             digest = content_sha256(artifact_dir)
-            version = register_version(registered, source, run_id, ARTIFACT_FOLDER, digest, alias)
+            # held-out metrics as eval tags: `catalens promote aligned-embedder --split heldout
+            # --metric t2i_r10` compares versions on them
+            tags = {f"eval.heldout.{key}": f"{value:.6f}" for key, value in metrics.items()}
+            version = register_version(
+                registered, source, run_id, ARTIFACT_FOLDER, digest, alias, tags
+            )
             log.info("registered %s version %s @%s", registered, version, alias)
     return run_id
