@@ -40,8 +40,14 @@ def evaluate_detector(
 
 def promote(
     name: str = typer.Argument("fashion-detector", help="Registered model name."),
-    metric: str = typer.Option("map50_95", "--metric", help="precision, recall, map50, map50_95"),
-    split: str = typer.Option("val", "--split", help="The split both versions were evaluated on."),
+    metric: str = typer.Option(
+        "map50_95",
+        "--metric",
+        help="Detector: map50_95, map50, precision, recall; embedder: t2i_r10…",
+    ),
+    split: str = typer.Option(
+        "val", "--split", help="The split both versions were evaluated on (embedder: heldout)."
+    ),
     min_delta: float = typer.Option(0.0, "--min-delta", help="Required margin over production."),
     candidate: str = typer.Option("candidate", "--candidate-alias"),
     production: str = typer.Option("production", "--production-alias"),

@@ -134,6 +134,13 @@ def detector(
     console.print(f"run folder: {result.run_dir} ({result.seconds:.0f} s)")
     if not track:
         return
+    try:
+        import mlflow  # noqa: F401  (the `mlops` extra)
+    except ModuleNotFoundError:
+        console.print(
+            f"mlflow is not installed: not tracked; later: --log-existing {result.run_dir}"
+        )
+        return
     from catalens.mlops.tracking import log_detector_run
 
     logged = log_detector_run(result, uri=mlflow_uri, registered=registered, alias=alias)
