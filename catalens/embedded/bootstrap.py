@@ -27,6 +27,7 @@ from services.captioner import handler as captioner_handler
 from services.detector import handler as detector_handler
 from services.embedder import handler as embedder_handler
 from services.indexer import handler as indexer_handler
+from services.indexer.faiss_params import FaissParams
 from services.indexer.pg_open import open_pg
 from services.indexer.pg_server import EmbeddedPostgres
 from services.indexer.pg_store import PgStore
@@ -62,7 +63,11 @@ async def open_stack(
     faiss.omp_set_num_threads(1)  # shards already search in parallel; nested OpenMP thrashes
     async with open_pg(settings) as (pg, server):
         detect_runner, embed_runner = ModelRunner("detector"), ModelRunner("embedder")
-        indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
+        indexes = IndexRegistry(
+            settings.index.n_shards,
+            settings.index.index_type,
+            FaissParams(device=settings.index.device),
+        )
         captioner_in_use: Captioner | None = captioner
         try:
             the_detector = (
