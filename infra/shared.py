@@ -29,7 +29,15 @@ def shared_stack(settings: Settings, *, keep: bool = False) -> Iterator[Endpoint
     root = settings.infra.run_dir / "leases"
     lease = root / str(os.getpid())
     with folder_lock(root):
-        started = up(settings)
+        started: list[str] = []
+        try:
+            up(settings, started=started)
+        except BaseException:
+            if started and not holders(settings):  # nobody uses what we started: stop it
+                down(settings, only=started)
+            else:
+                _record_started(root, started)  # the last holder out stops it
+            raise
         _record_started(root, started)
         lease.write_text(f"{os.getpid()} {procs.start_time(os.getpid())}\n")
     try:

@@ -60,9 +60,13 @@ def install(settings: Settings, only: Iterable[str] | None = None) -> None:
         server.install()
 
 
-def up(settings: Settings, only: Iterable[str] | None = None) -> list[str]:
-    """Start what is not running yet; returns the names of the servers started now."""
-    started: list[str] = []
+def up(
+    settings: Settings, only: Iterable[str] | None = None, started: list[str] | None = None
+) -> list[str]:
+    """Start what is not running yet; returns the names of the servers started now. Each name
+    is appended to `started` as soon as its server runs, so a caller still knows what to stop
+    when a later server fails to start."""
+    started = [] if started is None else started
     chosen = servers(settings, only)
     with folder_lock(settings.infra.run_dir):
         for server in chosen:
