@@ -8,43 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import typer
 
+from catalens.cli.progress import record_progress
 from catalens.settings import Settings
-
-
-@contextmanager
-def _progress(what: str) -> Iterator[object]:
-    """A rich progress bar (records, rate, ETA) fed as `(done, total)`."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    class RecordsPerSecond(TransferSpeedColumn):
-        def render(self, task):  # type: ignore[no-untyped-def]
-            speed = task.finished_speed or task.speed
-            return f"{speed:,.0f} rec/s" if speed else "— rec/s"
-
-    columns = (
-        TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-        RecordsPerSecond(), TextColumn("ETA"), TimeRemainingColumn(),
-    )  # fmt: skip
-    with Progress(*columns) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=max(total, 1))
-
-        yield update
 
 
 @asynccontextmanager
@@ -73,7 +43,7 @@ def replay(
     async def go() -> None:
         async with _store(settings) as store:
             generation = await store.live()  # type: ignore[attr-defined]
-            with _progress(f"replay {generation.topic}") as progress:
+            with record_progress(f"replay {generation.topic}") as progress:
                 stats = await build(
                     generation, settings.kafka.bootstrap_servers, store,  # type: ignore[arg-type]
                     restore=from_snapshots, progress=progress,  # type: ignore[arg-type]
@@ -119,7 +89,7 @@ def reindex(
             await _reembed(settings, model, backend) if model is not None else (None, None)
         )
         async with _store(settings) as store:
-            with _progress(f"build {index_type}") as progress:
+            with record_progress(f"build {index_type}") as progress:
                 old, new, stats = await run_reindex(
                     store, settings.kafka.bootstrap_servers, index_type,  # type: ignore[arg-type]
                     drop_after, progress, topic, embedder,  # type: ignore[arg-type]
@@ -158,7 +128,7 @@ async def _reembed(
     streaming = settings.streaming.model_copy(update={"embedded_topic": topic})
     await ensure_topics(settings.kafka.bootstrap_servers, streaming)
     crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
-    with _progress(f"re-embed with {key}") as progress:
+    with record_progress(f"re-embed with {key}") as progress:
         stats = await reembed(
             settings.kafka.bootstrap_servers,
             embedder,
@@ -184,7 +154,7 @@ def check(
 
     async def go() -> int:
         async with _store(settings) as store, open_pg(settings) as (pg, _server):
-            with _progress("read the log") as progress:
+            with record_progress("read the log") as progress:
                 drifts = await run_check(
                     store, settings.kafka.bootstrap_servers, pg,  # type: ignore[arg-type]
                     progress,  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ _MODULES = (
     "run_cmd",
     "data_cmd",
     "index_cmd",
+    "dlq_cmd",
     "mlops_cmd",
 )
 
