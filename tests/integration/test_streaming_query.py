@@ -64,6 +64,7 @@ async def test_uploaded_images_are_searchable_through_the_query_api_and_a_remove
 
     settings = stack_settings
     settings.embedder.backend, settings.embedder.model = "aligned", str(aligned_model_dir)
+    settings.streaming.embedded_topic = f"objects.embedded.t{uuid.uuid4().hex[:8]}"  # its own log
     embedder = AlignedEmbedder.load(aligned_model_dir)
     services = [
         detector_app(settings, yolo_detector),
@@ -133,6 +134,41 @@ async def test_uploaded_images_are_searchable_through_the_query_api_and_a_remove
         assert gone not in {h["image_id"] for h in hits}
         kept = next(i for i in photos if i != gone)
         assert (await client.get(f"/api/images/{kept}")).status_code == 200
+        await _reindex_under_http_load(client, app.state.catalog, real_stack, objects_of[kept])
+
+
+async def _reindex_under_http_load(
+    client: AsyncTestClient[Any], catalog: Any, stack: Endpoints, kept_objects: set[str]
+) -> None:
+    """`catalens reindex` to HNSW while text searches run back to back: every one answers, and
+    the service ends up serving the new generation with the same objects."""
+    from services.indexer.index_jobs import reindex
+
+    statuses: list[int] = []
+
+    async def searching() -> None:
+        while True:
+            r = await client.get("/api/search/text", params={"q": "shirt", "limit": 5})
+            statuses.append(r.status_code)
+            await asyncio.sleep(0.05)  # the test client blocks this loop while a request runs
+
+    before = catalog.replica.switches
+    load = asyncio.create_task(searching())
+    try:
+        _, new, _ = await reindex(catalog.replica.store, stack.kafka_bootstrap, "HNSW", 1.0)
+        await _until(lambda: _value(catalog.replica.switches), before + 1, timeout_s=60)
+        await asyncio.sleep(0.5)
+    finally:
+        load.cancel()
+        await asyncio.gather(load, return_exceptions=True)
+    assert len(statuses) > 10 and set(statuses) == {200}
+    assert catalog.replica.follower.generation.name == new.name
+    index = catalog.indexes.get(catalog.model_key, "image")
+    assert index.index_type == "HNSW" and all(index.contains(o) for o in kept_objects)
+
+
+async def _value(value: int) -> int:
+    return value
 
 
 async def _search_image(client: AsyncTestClient[Any], data: bytes) -> list[dict[str, Any]]:
