@@ -31,7 +31,6 @@ from services.indexer.partition_snapshot import (
 log = logging.getLogger(__name__)
 
 
-
 async def topic_partitions(bootstrap_servers: str, topic: str) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
     await consumer.start()
@@ -115,34 +114,41 @@ class LogFollower:
         self._task = asyncio.create_task(self._follow())
 
     async def _follow(self) -> None:
+        """Fetch the next batch while the last one is applied, then snapshot when due."""
         assert self._consumer is not None
+        consumer = self._consumer
         last_snapshot = time.monotonic()
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=self.poll_ms, max_records=2000)
-            raw = [
-                (tp.partition, r.offset, r.value)
-                for tp, rs in batches.items()
-                for r in rs
-                if self.until is None or r.offset < self.until[tp.partition]
-            ]
-            if raw:
-                await asyncio.to_thread(self._apply, raw)  # decode off the event loop too
-                self._check_caught_up()
-                if self.on_progress is not None:
-                    self.on_progress(self)
-            due = time.monotonic() - last_snapshot >= self.snapshot_every_s
-            if self.write_snapshots and due:
-                await self.snapshot()
-                last_snapshot = time.monotonic()
+        fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=self.poll_ms, max_records=2000))
+        try:
+            while True:
+                batches = await fetch
+                raw = [
+                    (tp.partition, r.offset, r.value)
+                    for tp, rs in batches.items()
+                    for r in rs
+                    if self.until is None or r.offset < self.until[tp.partition]
+                ]
+                fetch = asyncio.ensure_future(  # fetching never touches the index
+                    consumer.getmany(timeout_ms=self.poll_ms, max_records=2000)
+                )
+                if raw:
+                    await asyncio.to_thread(self._apply, raw)  # decode off the event loop too
+                    self._check_caught_up()
+                    if self.on_progress is not None:
+                        self.on_progress(self)
+                due = time.monotonic() - last_snapshot >= self.snapshot_every_s
+                if self.write_snapshots and due:  # between applies: one consistent cut
+                    await self.snapshot()
+                    last_snapshot = time.monotonic()
+        finally:
+            fetch.cancel()
 
     def _apply(self, raw: list[tuple[int, int, bytes | None]]) -> None:
-        for partition, offset, value in raw:
-            message = _decode(value, partition, offset)
-            try:
-                self.index.apply(partition, offset, message)
-            except Exception:  # e.g. a vector of another dim: skip it, keep following
-                log.exception("%s p%d@%d cannot be applied; skipped", self.topic, partition, offset)
-                self.index.apply(partition, offset, None)
+        records = [(p, o, _decode(value, p, o)) for p, o, value in raw]
+        self.index.apply_many(records, on_error=self._skipped)
+
+    def _skipped(self, partition: int, offset: int, exc: Exception) -> None:
+        log.error("%s p%d@%d cannot be applied (%s); skipped", self.topic, partition, offset, exc)
 
     def _check_caught_up(self) -> None:
         if all(p >= e for p, e in zip(self.index.positions, self.end_offsets, strict=True)):

@@ -15,13 +15,18 @@ partition keeps which objects belong to which image and which images live at whi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from schemas import ObjectsDeleted, ObjectsEmbedded
 from services.indexer.faiss_params import FaissParams
+from services.indexer.faiss_shards import ShardedFaissIndex
 from services.indexer.registry import IndexRegistry
+
+Record = tuple[int, int, "ObjectsEmbedded | ObjectsDeleted | None"]
+OnError = Callable[[int, int, Exception], None]
 
 
 @dataclass
@@ -80,18 +85,45 @@ class LogIndex:
         self.positions[partition] = offset + 1
         self.applied += 1
 
+    def apply_many(self, records: Iterable[Record], on_error: OnError | None = None) -> None:
+        """`apply` each record in order, with the vectors of consecutive records gathered into
+        one FAISS upsert per (partition, index); a tombstone first writes what its partition
+        gathered before it. A record that cannot be applied (e.g. a vector of another dim) is
+        skipped, and reported to `on_error`; the records after it go on."""
+        batch = _Gathered(self)
+        for partition, offset, message in records:
+            if offset < self.positions[partition]:
+                continue
+            try:
+                if isinstance(message, ObjectsEmbedded):
+                    batch.add(partition, message)
+                    self._remember(partition, message)
+                elif isinstance(message, ObjectsDeleted):
+                    batch.flush(partition)
+                    self._delete(partition, message)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(partition, offset, exc)
+            self.positions[partition] = offset + 1
+            self.applied += 1
+        batch.flush()
+
+    def _remember(self, partition: int, message: ObjectsEmbedded) -> None:
+        maps = self.maps[partition]
+        maps.objects_of_image[message.image_id].update(v.object_id for v in message.vectors)
+        if message.image_uri is not None:
+            maps.place(message.image_id, str(message.image_uri))
+
     def _upsert(self, partition: int, message: ObjectsEmbedded) -> None:
         key = message.embedder.to_identity().key
-        maps = self.maps[partition]
         for modality in ("image", "caption"):
             items = [v for v in message.vectors if v.modality == modality]
             if items:
                 index = self.indexes.get_or_create(key, modality, message.embedder.dim)
                 vectors = np.stack([v.vector.to_numpy() for v in items])
                 index.upsert([v.object_id for v in items], vectors, shard=partition)
-        maps.objects_of_image[message.image_id].update(v.object_id for v in message.vectors)
-        if message.image_uri is not None:
-            maps.place(message.image_id, str(message.image_uri))
+        self._remember(partition, message)
 
     def _delete(self, partition: int, message: ObjectsDeleted) -> None:
         maps = self.maps[partition]
@@ -121,3 +153,31 @@ class LogIndex:
 
     def close(self) -> None:
         self.indexes.close()
+
+
+class _Gathered:
+    """Vectors waiting for one upsert per (partition, index), last write per object winning."""
+
+    def __init__(self, log: LogIndex) -> None:
+        self.log = log
+        self.vectors: dict[tuple[int, ShardedFaissIndex], dict[str, np.ndarray]] = {}
+        self.partition_of: dict[str, int] = {}
+
+    def add(self, partition: int, message: ObjectsEmbedded) -> None:
+        key, dim = message.embedder.to_identity().key, message.embedder.dim
+        modalities = {v.modality for v in message.vectors}
+        indexes = {m: self.log.indexes.get_or_create(key, m, dim) for m in modalities}
+        if any(self.partition_of.get(v.object_id, partition) != partition for v in message.vectors):
+            self.flush()  # an object moved partition: keep the order of its two writes
+        for item in message.vectors:  # dims match the embedder's: the schema checks that
+            gathered = self.vectors.setdefault((partition, indexes[item.modality]), {})
+            gathered[item.object_id] = item.vector.to_numpy()
+            self.partition_of[item.object_id] = partition
+
+    def flush(self, partition: int | None = None) -> None:
+        for (p, index), vectors in list(self.vectors.items()):
+            if partition is None or p == partition:
+                index.upsert(list(vectors), np.stack(list(vectors.values())), shard=p)
+                del self.vectors[(p, index)]
+                for oid in vectors:
+                    self.partition_of.pop(oid, None)

@@ -179,3 +179,34 @@ def test_deleting_every_image_leaves_no_vectors_and_no_bookkeeping_behind() -> N
     assert len(log) == 0
     assert all(not m.images_at_uri and not m.uri_of_image for m in log.maps)
     assert all(not m.objects_of_image for m in log.maps)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_applying_records_in_batches_ends_exactly_where_applying_them_one_by_one_does(
+    seed: int,
+) -> None:
+    records = random_log(seed, images=80)
+    one_by_one = replay(records, LogIndex("t", 3))
+    batched = LogIndex("t", 3)
+    rng = random.Random(seed)
+    start = 0
+    while start < len(records):  # batches of random sizes, as the follower's polls give them
+        end = start + rng.randint(1, 40)
+        batched.apply_many(records[start:end])
+        start = end
+    assert batched.positions == one_by_one.positions
+    assert_same(flat(batched), flat(one_by_one))
+    assert_same(flat(batched), truth(records))
+
+
+def test_a_record_that_cannot_be_applied_is_reported_and_the_batch_goes_on() -> None:
+    log = LogIndex("t", 1)
+    good = vectors_event("a", {"a-o0": np.ones(DIM, dtype=np.float32) / np.sqrt(DIM)})
+    other = EmbedderRef(backend="aligned", name="test", version="1", dim=4)  # same key, dim 4
+    bad = good.model_copy(update={"embedder": other, "vectors": [
+        EmbeddedVector(object_id="b-o0", modality="image", vector=Vector.from_numpy(np.ones(4)))
+    ]})  # fmt: skip
+    errors: list[tuple[int, int]] = []
+    log.apply_many([(0, 0, good), (0, 1, bad)], on_error=lambda p, o, e: errors.append((p, o)))
+    assert errors == [(0, 1)] and log.positions == [2]
+    assert sorted(flat(log)) == ["a-o0"]
