@@ -326,3 +326,23 @@ def test_an_object_key_with_spaces_travels_as_a_percent_encoded_uri_and_back():
     )  # fmt: skip
     assert s3_key(detected.image_uri, "catalens") == "summer sale/red dress #2.jpg"
     assert s3_key(s3_uri("other", "x"), "catalens") is None
+
+
+def test_what_encode_wrote_decodes_in_one_pass_to_the_same_message() -> None:
+    from schemas.codec import _fast_path
+
+    for message in MESSAGES:
+        fast = _fast_path(encode(message), None)
+        assert fast == message == decode(encode(message))
+
+
+def test_a_bad_message_in_encode_layout_still_gets_the_precise_error() -> None:
+    from schemas.codec import _fast_path
+
+    raw = as_dict(embedded(np.ones(4)))
+    raw["vectors"][0]["vector"]["dim"] = 5  # the bytes hold 4 values
+    data = json.dumps(raw, separators=(",", ":")).encode()
+    assert _fast_path(data, None) is None  # fails validation: left to the checking path
+    with pytest.raises(SchemaError) as error:
+        decode(data)
+    assert "vector" in str(error.value)
