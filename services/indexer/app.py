@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from catalens.adapters.minio_store import open_minio_store
 from catalens.settings import Settings
+from catalens.streaming.metrics import ServiceMetrics
 from catalens.streaming.route import Route
 from catalens.streaming.service import Service, service_app
 from schemas import (
@@ -31,6 +32,7 @@ from services.indexer.handler import (
     handle_detected,
     handle_embedded,
 )
+from services.indexer.index_metrics import register_index_metrics
 from services.indexer.live_index import LiveIndex
 from services.indexer.pg_open import open_pg
 from services.indexer.pg_store import PgStore
@@ -39,13 +41,17 @@ NAME = "indexer"
 
 
 @asynccontextmanager
-async def open_routes(settings: Settings) -> AsyncIterator[list[Route]]:
-    async with open_pg(settings) as (pg, _server), _routes(settings, pg) as routes:
+async def open_routes(
+    settings: Settings, metrics: ServiceMetrics | None = None
+) -> AsyncIterator[list[Route]]:
+    async with open_pg(settings) as (pg, _server), _routes(settings, pg, metrics) as routes:
         yield routes
 
 
 @asynccontextmanager
-async def _routes(settings: Settings, pg: PgStore) -> AsyncIterator[list[Route]]:
+async def _routes(
+    settings: Settings, pg: PgStore, metrics: ServiceMetrics | None
+) -> AsyncIterator[list[Route]]:
     snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
     live = LiveIndex(
         settings.kafka.bootstrap_servers,
@@ -56,6 +62,8 @@ async def _routes(settings: Settings, pg: PgStore) -> AsyncIterator[list[Route]]
         alias_poll_s=settings.index.alias_poll_s,
     )
     await live.start()
+    if metrics is not None:  # generation, vectors, records behind, snapshot age on /metrics
+        register_index_metrics(live, metrics.registry, f"catalens_{metrics.service}")
     try:
         ports = IndexerPorts(pg, None)
         batch = settings.streaming.max_batch
@@ -72,4 +80,8 @@ async def _routes(settings: Settings, pg: PgStore) -> AsyncIterator[list[Route]]
 
 
 def create_app(settings: Settings | None = None) -> Service:
-    return service_app(NAME, settings or Settings(), open_routes)
+    def routes(s: Settings):  # type: ignore[no-untyped-def]
+        return open_routes(s, service.metrics)
+
+    service = service_app(NAME, settings or Settings(), routes)
+    return service

@@ -71,6 +71,7 @@ class LogFollower:
         self.caught_up = asyncio.Event()
         self.on_progress: Callable[[LogFollower], None] | None = None
         self._snapshotted = [0] * partitions
+        self.last_snapshot_at: float | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -159,6 +160,19 @@ class LogFollower:
         ends, positions = self.end_offsets, self.index.positions
         return sum(max(0, end - at) for end, at in zip(ends, positions, strict=True))
 
+    def behind(self) -> int:
+        """Records between the positions and the newest end offsets the consumer has seen
+        (the live lag; `lag` is against the end seen at start)."""
+        if self._consumer is None:
+            return self.lag()
+        ends = [
+            self._consumer.highwater(TopicPartition(self.topic, p))
+            for p in range(self.index.partitions)
+        ]
+        return sum(
+            max(0, (end or 0) - at) for end, at in zip(ends, self.index.positions, strict=True)
+        )
+
     def force_snapshot(self) -> None:
         """The next `snapshot()` writes every partition, moved or not."""
         self._snapshotted = [-1] * self.index.partitions
@@ -176,6 +190,7 @@ class LogFollower:
             await self.store.save(self.generation.name, partition, data)
             self._snapshotted[partition] = position
             written.append(partition)
+        self.last_snapshot_at = time.time()
         if written:
             log.info("snapshotted %s p%s of %s", self.generation.name, written, self.topic)
         return written

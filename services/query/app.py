@@ -46,6 +46,9 @@ def _lifespan(catalog_factory: CatalogFactory):
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with catalog_factory() as catalog:
             app.state.catalog = catalog
+            register = getattr(catalog, "register_metrics", None)  # e.g. its FAISS view's
+            if register is not None:
+                register(app.state.metrics.registry)
             try:
                 yield
             finally:

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import PurePosixPath
 
+from prometheus_client import CollectorRegistry
+
 from catalens.adapters.minio_store import MinioObjectStore, open_minio_store
 from catalens.imaging import ImageLimits, load_image
 from catalens.inference import ModelRunner
@@ -22,6 +24,7 @@ from schemas import image_id_from_object
 from schemas.ids import s3_key
 from services.indexer.faiss_params import FaissParams
 from services.indexer.generations import GenerationStore
+from services.indexer.index_metrics import register_index_metrics
 from services.indexer.live_index import LiveIndex
 from services.indexer.log_follower import LogFollower
 from services.indexer.pg_open import open_pg
@@ -78,6 +81,10 @@ class StreamingCatalog(SearchCatalog):
 
     async def ready(self) -> dict[str, bool]:
         return {**await super().ready(), "replica": self.replica.running}
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """The replica's generation, vectors, records behind and switches on /metrics."""
+        register_index_metrics(self.replica, registry, "catalens_query")
 
     async def serve_generation(self, follower: LogFollower) -> None:
         """The alias moved: search the new generation, with its model for queries."""

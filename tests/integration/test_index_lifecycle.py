@@ -13,8 +13,10 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
@@ -146,14 +148,27 @@ async def test_killed_indexers_leave_exactly_the_live_objects_and_replay_and_rei
         stop.set()
         await publishing
         assert sum(await _snapshot_positions(store, generation)) > 0, "no snapshot was written"
-        with _indexer(settings, env):
+        port = _free_port()
+        with _indexer(settings, {**env, "CATALENS_STREAMING__METRICS_PORT": str(port)}):
 
             async def rows() -> int:
                 ids, _ = await pg.vectors(key, "image")
                 return len(ids) if set(ids) == set(feed.live) else -1
 
             await _until(rows, len(feed.live), timeout_s=180)
+
+            async def vectors_on_metrics() -> int:  # up, restored and caught up
+                try:
+                    scraped = await asyncio.to_thread(_scrape, port)
+                except OSError:
+                    return -1
+                return int(scraped.get("catalens_indexer_index_vectors", -1))
+
+            await _until(vectors_on_metrics, len(feed.live), timeout_s=120)
             await asyncio.sleep(2)  # the indexer's next snapshot
+            metrics = await asyncio.to_thread(_scrape, port)
+            assert metrics["catalens_indexer_index_behind_records"] == 0
+            assert metrics["catalens_indexer_index_snapshot_age_seconds"] < 5
         drifts = await check(store, real_stack.kafka_bootstrap, pg)
         assert [d.index for d in drifts] == [f"{key}:image"]
         assert drifts[0].clean, drifts[0]
@@ -232,6 +247,22 @@ def _catalens_index_check(
                 "CATALENS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers}  # fmt: skip
     command = [sys.executable, "-m", "catalens.cli.main", "index", "check"]
     return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """The indexer's /metrics, unlabelled samples by name."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    return {
+        name: float(value)
+        for name, _, value in (line.partition(" ") for line in body.decode().splitlines())
+        if name and not name.startswith("#") and "{" not in name
+    }
 
 
 async def _int(value: int) -> int:
