@@ -33,48 +33,35 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.partitioner import DefaultPartitioner
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from bench.common import machine, machine_markdown, write_section
+from bench.common import machine, write_section
+from bench.index_data import Data, check, decode_rate, make_data, progress, stopwatch
+from bench.index_kafka import create_topic, delete_topic, produce, replay, restore_and_tail
+from bench.index_report import (
+    INDEX_TYPE,
+    PARTITIONS,
+    PER_MESSAGE,
+    Results,
+    SnapshotResult,
+    peak_rss_gib,
+    report,
+)
 from catalens.adapters.folder_store import FolderObjectStore
 from catalens.adapters.minio_store import MinioObjectStore, open_minio_store
-from schemas import EmbeddedVector, EmbedderRef, ObjectsEmbedded, Vector, decode, encode
-from schemas import partition_key as message_key
 from services.indexer.generations import Generation, GenerationStore
-from services.indexer.log_follower import LogFollower
 from services.indexer.log_index import LogIndex
 from services.indexer.partition_snapshot import encode_partition, partition_key, restore_partition
 
 SECTION = "Index lifecycle: snapshot, restore, replay (bench/index.py)"
-PARTITIONS = 4
-PER_MESSAGE = 3
-INDEX_TYPE = "Flat"
 TAIL_SHARE = 0.01
 BUCKET = "catalens-bench-index"
-SAMPLE = 200  # vectors compared in every resulting index
 log = logging.getLogger("bench.index")
 console = Console(stderr=True)
 
@@ -94,101 +81,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.vectors < PER_MESSAGE * 100 or args.dim < 1:
         p.error(f"--vectors must be >= {PER_MESSAGE * 100} and --dim >= 1")
     return args
-
-
-def progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-    )  # fmt: skip
-
-
-@contextmanager
-def stopwatch(into: dict[str, float], name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        into[name] = into.get(name, 0.0) + time.perf_counter() - start
-
-
-@dataclass
-class Data:
-    """The run's messages with the partition and offset each gets on the topic."""
-
-    messages: list[ObjectsEmbedded]
-    keys: list[bytes]
-    partitions: list[int]
-    offsets: list[int]
-    ends: list[int]  # records per partition
-    vectors: int
-    sample: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def model_key(self) -> str:
-        return self.messages[0].embedder.to_identity().key
-
-
-def make_data(n: int, dim: int, seed: int, run_id: str) -> Data:
-    """N random unit vectors as ObjectsEmbedded of 3 (the last may hold fewer)."""
-    rng = np.random.default_rng(seed)
-    embedder = EmbedderRef(backend="bench", name="random-unit", version=run_id, dim=dim)
-    partitioner = DefaultPartitioner()
-    all_partitions = list(range(PARTITIONS))
-    messages: list[ObjectsEmbedded] = []
-    keys: list[bytes] = []
-    parts: list[int] = []
-    offsets: list[int] = []
-    ends = [0] * PARTITIONS
-    sample_every = max(1, n // SAMPLE)
-    sample: dict[str, np.ndarray] = {}
-    chunk = 30_000
-    with progress() as bar:
-        task = bar.add_task("generate", total=n)
-        for start in range(0, n, chunk):
-            block = rng.standard_normal((min(chunk, n - start), dim), dtype=np.float32)
-            block /= np.linalg.norm(block, axis=1, keepdims=True)
-            for i in range(0, len(block), PER_MESSAGE):
-                first = start + i
-                image = f"img-{first // PER_MESSAGE:08d}"
-                rows = block[i : i + PER_MESSAGE]
-                items = [
-                    EmbeddedVector(
-                        object_id=f"{image}-o{j}", modality="image", vector=Vector.from_numpy(row)
-                    )
-                    for j, row in enumerate(rows)
-                ]
-                for j, row in enumerate(rows):
-                    if (first + j) % sample_every == 0:
-                        sample[f"{image}-o{j}"] = row.copy()
-                message = ObjectsEmbedded(
-                    producer="bench.index", image_id=image,
-                    image_uri=f"s3://bench-{run_id}/images/{image}.jpg",
-                    embedder=embedder, vectors=items,
-                )  # fmt: skip
-                key = message_key(message)
-                p = partitioner(key, all_partitions, all_partitions)
-                messages.append(message)
-                keys.append(key)
-                parts.append(p)
-                offsets.append(ends[p])
-                ends[p] += 1
-            bar.advance(task, len(block))
-    return Data(messages, keys, parts, offsets, ends, n, sample)
-
-
-def check(index: LogIndex, data: Data, what: str) -> None:
-    """Size, positions and a sample of vectors, as the messages put them."""
-    if len(index) != data.vectors:
-        raise AssertionError(f"{what}: {len(index)} vectors, expected {data.vectors}")
-    if index.positions != data.ends:
-        raise AssertionError(f"{what}: positions {index.positions}, expected {data.ends}")
-    shards = index.indexes.get(data.model_key, "image")
-    assert shards is not None
-    got = shards.vectors_of(sorted(data.sample))
-    for oid, vector in data.sample.items():
-        if oid not in got or not np.array_equal(got[oid], vector):
-            raise AssertionError(f"{what}: vector of {oid} differs")
 
 
 # --- apply-only, snapshot, restore (no Kafka) -------------------------------------------------
@@ -217,15 +109,6 @@ async def apply_only(data: Data, topic: str, tail: GenerationStore, tail_name: s
                 for p in range(PARTITIONS):
                     await tail.save(tail_name, p, encode_partition(index, p))
     return spent["apply"], index
-
-
-@dataclass
-class SnapshotResult:
-    encode_s: float = 0.0
-    mb: float = 0.0
-    write_s: dict[str, float] = field(default_factory=dict)
-    read_s: dict[str, float] = field(default_factory=dict)
-    restore_s: dict[str, float] = field(default_factory=dict)
 
 
 async def snapshot(
@@ -261,137 +144,7 @@ async def restore(
         index.close()
 
 
-def decode_rate(data: Data, count: int = 3000) -> float:
-    """Records/s of `schemas.decode` alone (as the follower calls it), on a sample."""
-    step = max(1, len(data.messages) // count)
-    raw = [encode(m) for m in data.messages[::step]]
-    start = time.perf_counter()
-    for body in raw:
-        decode(body, (ObjectsEmbedded,))
-    return len(raw) / (time.perf_counter() - start)
-
-
-# --- Kafka: produce, replay, restore + tail ---------------------------------------------------
-
-
-async def create_topic(bootstrap: str, topic: str) -> None:
-    from infra.minio_events import ensure_topic
-
-    if not await ensure_topic(bootstrap, topic, PARTITIONS):
-        raise RuntimeError(f"topic {topic} already exists")
-
-
-async def delete_topic(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
-
-
-async def produce(data: Data, bootstrap: str, topic: str) -> tuple[float, float, float]:
-    """Seconds to produce every message (encode included), seconds of encode alone, MB sent."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
-    )
-    await producer.start()
-    spent: dict[str, float] = {}
-    sent = 0
-    try:
-        with progress() as bar:
-            task = bar.add_task("produce", total=len(data.messages))
-            start = time.perf_counter()
-            pending = []
-            for i, message in enumerate(data.messages):
-                with stopwatch(spent, "encode"):
-                    body = encode(message)
-                sent += len(body)
-                pending.append(
-                    await producer.send(topic, body, key=data.keys[i], partition=data.partitions[i])
-                )
-                if len(pending) >= 2000:
-                    await asyncio.gather(*pending)
-                    bar.advance(task, len(pending))
-                    pending = []
-            await producer.flush()
-            await asyncio.gather(*pending)
-            bar.advance(task, len(pending))
-            total = time.perf_counter() - start
-    finally:
-        await producer.stop()
-    return total, spent["encode"], sent / 1e6
-
-
-async def wait_caught_up(follower: LogFollower, label: str, total: int) -> None:
-    with progress() as bar:
-        task = bar.add_task(label, total=total)
-        base = sum(follower.index.positions)
-
-        def advance(f: LogFollower) -> None:
-            bar.update(task, completed=sum(f.index.positions) - base)
-
-        follower.on_progress = advance
-        await follower.caught_up.wait()
-        advance(follower)
-
-
-async def replay(data: Data, bootstrap: str, generation: Generation) -> float:
-    """`start()` → `caught_up` of a follower without snapshots, from offset 0."""
-    follower = LogFollower(generation, bootstrap, None, PARTITIONS)
-    try:
-        start = time.perf_counter()
-        await follower.start()
-        await wait_caught_up(follower, "replay from 0", len(data.messages))
-        seconds = time.perf_counter() - start
-        check(follower.index, data, "replay from 0")
-        return seconds
-    finally:
-        await follower.stop()
-        follower.index.close()
-
-
-async def restore_and_tail(
-    data: Data, bootstrap: str, generation: Generation, store: GenerationStore
-) -> tuple[float, int, int]:
-    """What `open_follower` does (restore, then start), over the 99 % snapshots, until
-    `caught_up`; (seconds, records the snapshots cover, records replayed)."""
-    start = time.perf_counter()
-    follower = LogFollower(generation, bootstrap, store, PARTITIONS)
-    try:
-        await follower.restore()
-        await follower.start()  # sets the end offsets
-        restored = sum(follower.restored_positions)
-        tail = follower.lag()
-        await wait_caught_up(follower, "restore + tail", tail)
-        seconds = time.perf_counter() - start
-        check(follower.index, data, "restore + tail")
-        return seconds, restored, tail
-    finally:
-        await follower.stop()
-        follower.index.close()
-
-
 # --- the run ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Results:
-    n: int
-    dim: int
-    records: int
-    generate_s: float = 0.0
-    apply_s: float = 0.0
-    snap: SnapshotResult = field(default_factory=SnapshotResult)
-    produce_s: float = 0.0
-    encode_s: float = 0.0
-    produced_mb: float = 0.0
-    decode_per_s: float = 0.0
-    replay_s: float = 0.0
-    tail_s: float = 0.0
-    tail_restored: int = 0
-    tail_records: int = 0
-    rss_gib: float = 0.0
 
 
 async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
@@ -450,84 +203,6 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
                 await minio.delete(partition_key(full, p))
             if made_bucket:
                 await asyncio.to_thread(minio.client.remove_bucket, BUCKET)
-
-
-def peak_rss_gib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-
-
-def report(r: Results, info: dict[str, str], command: str, minio: bool) -> str:
-    records = r.records
-    replay_vps, replay_rps = r.n / r.replay_s, records / r.replay_s
-    apply_vps = r.n / r.apply_s
-    rows = [
-        "| step | seconds | vectors/s | records/s | note |",
-        "|---|---:|---:|---:|---|",
-        f"| replay from offset 0 (LogFollower, Kafka) | {r.replay_s:.1f} | {replay_vps:,.0f} "
-        f"| {replay_rps:,.0f} | baseline: × 1.00 |",
-        f"| apply-only (LogIndex.apply_many, decoded, polls of 2,000, no Kafka) | {r.apply_s:.1f} "
-        f"| {apply_vps:,.0f} | {records / r.apply_s:,.0f} "
-        f"| × {r.replay_s / r.apply_s:.2f} faster than the replay |",
-        f"| restore 99 % snapshot + replay 1 % tail (LogFollower restore + start, folder store) "
-        f"| {r.tail_s:.1f} | – | – | × {r.replay_s / r.tail_s:.2f} faster than the replay "
-        f"(snapshots cover {r.tail_restored:,} records, {r.tail_records:,} replayed) |",
-        f"| produce ({r.produced_mb:,.0f} MB of JSON; encode alone {r.encode_s:.1f} s) "
-        f"| {r.produce_s:.1f} | {r.n / r.produce_s:,.0f} | {records / r.produce_s:,.0f} "
-        "| aiokafka, linger 20 ms, 1 MiB batches, acks=1 |",
-    ]
-    snap = [
-        "| snapshot / restore (all 4 partitions) | seconds | MB/s | note |",
-        "|---|---:|---:|---|",
-        f"| encode_partition | {r.snap.encode_s:.2f} | {r.snap.mb / r.snap.encode_s:,.0f} "
-        f"| {r.snap.mb:,.0f} MB of snapshots |",
-    ]
-    for label in ("folder", "minio") if minio else ("folder",):
-        where = "folder store, local disk" if label == "folder" else "MinIO (real stack)"
-        write, read, rest = r.snap.write_s[label], r.snap.read_s[label], r.snap.restore_s[label]
-        snap += [
-            f"| write, {where} | {write:.2f} | {r.snap.mb / write:,.0f} | |",
-            f"| **snapshot total** (encode + write), {where} | **{r.snap.encode_s + write:.2f}** "
-            f"| {r.snap.mb / (r.snap.encode_s + write):,.0f} | |",
-            f"| read, {where} | {read:.2f} | {r.snap.mb / read:,.0f} | |",
-            f"| restore_partition | {rest:.2f} | {r.snap.mb / rest:,.0f} | into a fresh LogIndex |",
-            f"| **restore total** (read + restore), {where} | **{read + rest:.2f}** "
-            f"| {r.snap.mb / (read + rest):,.0f} "
-            f"| × {r.replay_s / (read + rest):.1f} faster than the replay from 0 |",
-        ]
-    fetch_s = max(0.0, r.replay_s - r.apply_s - records / r.decode_per_s)
-    lines = [
-        f"N = {r.n:,} random L2-normalised float32 vectors of dim {r.dim} in {records:,} "
-        f"`ObjectsEmbedded` records of {PER_MESSAGE} vectors (JSON, base64 vectors), keyed by "
-        f"image uri onto a fresh topic of {PARTITIONS} partitions; `LogIndex` {INDEX_TYPE}, one "
-        "shard per partition. Every resulting index was checked: size, per-partition "
-        f"positions and {SAMPLE} sampled vectors bit-equal to what was produced.",
-        "",
-        f"Command: `{command}`",
-        "",
-        *rows,
-        "",
-        *snap,
-        "",
-        f"- **Replay rate from Kafka**: {replay_vps:,.0f} vectors/s ({replay_rps:,.0f} "
-        f"records/s) from offset 0 to `caught_up`; at that rate 1M vectors take "
-        f"{1e6 / replay_vps:.0f} s.",
-        f"- **Where the replay time goes** (estimate): `LogIndex.apply_many` {r.apply_s:.1f} s "
-        f"(the apply-only row), `schemas.decode` ≈ {records / r.decode_per_s:.1f} s "
-        f"({r.decode_per_s:,.0f} records/s measured on a sample), leaving ≈ {fetch_s:.1f} s "
-        "for fetching and the follower's loop. The follower decodes and applies each poll in "
-        "one thread while the next poll is fetched; decode and apply still run one after the "
-        "other (both need the GIL for their Python parts).",
-        f"- **What a snapshot buys**: restoring the 99 % snapshot and replaying the last 1 % "
-        f"took {r.tail_s:.1f} s against {r.replay_s:.1f} s from offset 0 "
-        f"(× {r.replay_s / r.tail_s:.1f}).",
-        f"- Data generation (not timed above): {r.generate_s:.0f} s. Peak RSS of the bench "
-        f"process: {r.rss_gib:.1f} GiB (messages, two indexes and snapshot buffers at once).",
-        "",
-        machine_markdown(info) + f" Load average (1 min) at the end: {os.getloadavg()[0]:.1f}.",
-    ]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,121 @@
+"""bench/index.py's Kafka steps: produce, replay from offset 0, restore + tail."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.index_data import Data, check, progress, stopwatch
+from bench.index_report import (
+    PARTITIONS,
+)
+from schemas import encode
+from services.indexer.generations import Generation, GenerationStore
+from services.indexer.log_follower import LogFollower
+
+log = logging.getLogger("bench.index")
+
+
+# --- Kafka: produce, replay, restore + tail ---------------------------------------------------
+
+
+async def create_topic(bootstrap: str, topic: str) -> None:
+    from infra.minio_events import ensure_topic
+
+    if not await ensure_topic(bootstrap, topic, PARTITIONS):
+        raise RuntimeError(f"topic {topic} already exists")
+
+
+async def delete_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
+
+
+async def produce(data: Data, bootstrap: str, topic: str) -> tuple[float, float, float]:
+    """Seconds to produce every message (encode included), seconds of encode alone, MB sent."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+    )
+    await producer.start()
+    spent: dict[str, float] = {}
+    sent = 0
+    try:
+        with progress() as bar:
+            task = bar.add_task("produce", total=len(data.messages))
+            start = time.perf_counter()
+            pending = []
+            for i, message in enumerate(data.messages):
+                with stopwatch(spent, "encode"):
+                    body = encode(message)
+                sent += len(body)
+                pending.append(
+                    await producer.send(topic, body, key=data.keys[i], partition=data.partitions[i])
+                )
+                if len(pending) >= 2000:
+                    await asyncio.gather(*pending)
+                    bar.advance(task, len(pending))
+                    pending = []
+            await producer.flush()
+            await asyncio.gather(*pending)
+            bar.advance(task, len(pending))
+            total = time.perf_counter() - start
+    finally:
+        await producer.stop()
+    return total, spent["encode"], sent / 1e6
+
+
+async def wait_caught_up(follower: LogFollower, label: str, total: int) -> None:
+    with progress() as bar:
+        task = bar.add_task(label, total=total)
+        base = sum(follower.index.positions)
+
+        def advance(f: LogFollower) -> None:
+            bar.update(task, completed=sum(f.index.positions) - base)
+
+        follower.on_progress = advance
+        await follower.caught_up.wait()
+        advance(follower)
+
+
+async def replay(data: Data, bootstrap: str, generation: Generation) -> float:
+    """`start()` → `caught_up` of a follower without snapshots, from offset 0."""
+    follower = LogFollower(generation, bootstrap, None, PARTITIONS)
+    try:
+        start = time.perf_counter()
+        await follower.start()
+        await wait_caught_up(follower, "replay from 0", len(data.messages))
+        seconds = time.perf_counter() - start
+        check(follower.index, data, "replay from 0")
+        return seconds
+    finally:
+        await follower.stop()
+        follower.index.close()
+
+
+async def restore_and_tail(
+    data: Data, bootstrap: str, generation: Generation, store: GenerationStore
+) -> tuple[float, int, int]:
+    """What `open_follower` does (restore, then start), over the 99 % snapshots, until
+    `caught_up`; (seconds, records the snapshots cover, records replayed)."""
+    start = time.perf_counter()
+    follower = LogFollower(generation, bootstrap, store, PARTITIONS)
+    try:
+        await follower.restore()
+        await follower.start()  # sets the end offsets
+        restored = sum(follower.restored_positions)
+        tail = follower.lag()
+        await wait_caught_up(follower, "restore + tail", tail)
+        seconds = time.perf_counter() - start
+        check(follower.index, data, "restore + tail")
+        return seconds, restored, tail
+    finally:
+        await follower.stop()
+        follower.index.close()
