@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 MIGRATIONS_DIR = Path(__file__).parent / "pg_migrations"
 LOCK_KEY = int.from_bytes(b"catalens", "big")  # fits a signed bigint
@@ -78,3 +79,16 @@ async def migrate(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> li
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+
+
+async def connect_when_ready(dsn: str, wait_s: float) -> asyncpg.Connection:
+    """A connection once the server accepts them (it may still be starting), within `wait_s`."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type((OSError, asyncpg.CannotConnectNowError)),
+        stop=stop_after_delay(wait_s),
+        wait=wait_exponential(multiplier=0.1, max=2.0),
+        reraise=True,
+    ):
+        with attempt:
+            return await asyncpg.connect(dsn)
+    raise AssertionError("unreachable")

@@ -13,10 +13,9 @@ from typing import Any, Literal
 
 import asyncpg
 import numpy as np
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from catalens.domain import l2_normalise
-from services.indexer.pg_migrate import migrate
+from services.indexer.pg_migrate import connect_when_ready, migrate
 from services.indexer.pg_search import search_sql
 from services.indexer.pg_vectors import ensure_vector_table, register_vector_codec
 from services.indexer.pg_views import OBJECT_COLUMNS, OBJECT_JOINS, ObjectRecord, object_view
@@ -24,18 +23,6 @@ from services.query.ports import ImageView, ObjectView, SearchFilters, SearchHit
 
 Modality = Literal["image", "caption"]
 MAX_EF_SEARCH = 1000
-
-
-async def _connect_when_ready(dsn: str, wait_s: float) -> asyncpg.Connection:
-    async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type((OSError, asyncpg.CannotConnectNowError)),
-        stop=stop_after_delay(wait_s),
-        wait=wait_exponential(multiplier=0.1, max=2.0),
-        reraise=True,
-    ):
-        with attempt:
-            return await asyncpg.connect(dsn)
-    raise AssertionError("unreachable")
 
 
 class PgStore:
@@ -56,7 +43,7 @@ class PgStore:
     ) -> PgStore:
         """Wait up to `wait_s` for the server, apply pending migrations, then open the pool
         (each connection registers the `vector` codec)."""
-        conn = await _connect_when_ready(dsn, wait_s)
+        conn = await connect_when_ready(dsn, wait_s)
         try:
             await migrate(conn)
         finally:
