@@ -173,7 +173,7 @@ async def test_killed_indexers_leave_exactly_the_live_objects_and_replay_and_rei
         assert [d.index for d in drifts] == [f"{key}:image"]
         assert drifts[0].clean, drifts[0]
         assert drifts[0].in_log == drifts[0].in_faiss == drifts[0].in_pg == len(feed.live)
-        cli = await asyncio.to_thread(_catalens_index_check, settings, env)
+        cli = await asyncio.to_thread(_catalens, settings, env, "index", "check")
         assert cli.returncode == 0 and "no drift" in cli.stdout, cli.stdout + cli.stderr
 
         served = await _served(generation, store, real_stack.kafka_bootstrap)
@@ -184,6 +184,10 @@ async def test_killed_indexers_leave_exactly_the_live_objects_and_replay_and_rei
         replayed = await _served(replayed_gen, store, real_stack.kafka_bootstrap)
         assert replayed.index.positions == served.index.positions
         _assert_vectors(replayed.index.live()[f"{key}:image"], served.index.live()[f"{key}:image"])
+        cli = await asyncio.to_thread(_catalens, settings, env, "replay", "--from-zero")
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert f"{len(feed.live)} vectors" in cli.stdout
+        assert f"snapshots at offsets {served.index.positions}" in cli.stdout
         for follower in (served, replayed):
             await follower.stop()
             follower.index.close()
@@ -238,14 +242,14 @@ async def _reindex_under_query_load(
     assert await store.load(old.name, 0) is None  # the old generation is dropped
 
 
-def _catalens_index_check(
-    settings: Settings, env: dict[str, str]
+def _catalens(
+    settings: Settings, env: dict[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """The same check through the command line users run."""
+    """`catalens <args>` as users run it, against this test's topic, alias and database."""
     dsn = settings.postgres.dsn.get_secret_value()  # type: ignore[union-attr]
     full_env = {**os.environ, **env, "CATALENS_POSTGRES__DSN": dsn,
                 "CATALENS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers}  # fmt: skip
-    command = [sys.executable, "-m", "catalens.cli.main", "index", "check"]
+    command = [sys.executable, "-m", "catalens.cli.main", *args]
     return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300)
 
 
