@@ -193,6 +193,14 @@ async def test_killed_indexers_leave_exactly_the_live_objects_and_replay_and_rei
             follower.index.close()
 
         await _reindex_under_query_load(store, real_stack.kafka_bootstrap, key, feed)
+        cli = await asyncio.to_thread(
+            _catalens, settings, env, "reindex", "--index-type", "IVF-SQ8", "--drop-after", "0"
+        )
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        now = await store.live()
+        assert (
+            now.index_type == "IVF-SQ8" and f"→ {now.name} ({len(feed.live)} vectors)" in cli.stdout
+        )
     finally:
         await producer.stop()
         await pg.close()
