@@ -31,6 +31,12 @@ class DetectorSettings(BaseModel):
         default_factory=default_detector_model, description="weights path or models:/name@alias"
     )
     fallback: str | None = Field(None, description="local weights when the registry is down")
+    reload_every_s: float = Field(
+        60.0,
+        ge=0,
+        description="models:/ only: re-read the alias this often, swap in a new "
+        "version between batches (0: never)",
+    )
     preset: Literal["coco7", "fashion", "all"] = "coco7"
     classes: list[str] | None = Field(None, description="overrides the preset's class list")
     confidence: float = Field(0.25, ge=0.0, le=1.0)

@@ -133,6 +133,18 @@ def resolve_registered(
     return RegisteredModel(target, name, str(version.version), expected)
 
 
+def current_stamp(reference: str, tracking_uri: str | None = None) -> str:
+    """The version stamp `reference` names now (`v3-c5a11e6365cf`), without downloading."""
+    from catalens.mlops.tracking import default_tracking_uri, tracking_at
+
+    name, alias, number = parse_reference(reference)
+    with tracking_at(default_tracking_uri(tracking_uri)) as mlflow, _bounded_http():
+        client = mlflow.tracking.MlflowClient()
+        found = client.get_model_version_by_alias(name, alias) if alias else None
+        version = found or client.get_model_version(name, number)
+        return version_stamp(str(version.version), version.tags.get("sha256", ""))
+
+
 def resolve_or_fallback(
     reference: str, cache_dir: Path, fallback: Path | None, tracking_uri: str | None = None
 ) -> RegisteredModel | Path:

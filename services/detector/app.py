@@ -4,6 +4,7 @@ Run: `catalens run detector` or `python -m services.detector`."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ async def open_routes(
 ) -> AsyncIterator[list[Route]]:
     """`detector` may be passed in (tests share one loaded model); otherwise it loads here."""
     runner = ModelRunner(NAME)
+    watch: asyncio.Task[None] | None = None
     try:
         if detector is None:
             from services.detector.yolo import YoloDetector
@@ -40,6 +42,7 @@ async def open_routes(
         images = await open_minio_store(settings.minio, settings.minio.bucket)
         crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
         ports = DetectorPorts(images, crops, detector, runner, settings.detector.crop)
+        watch = _follow_alias(ports, settings)
         yield [
             Route(
                 "images",
@@ -52,7 +55,26 @@ async def open_routes(
             )
         ]
     finally:
+        if watch is not None:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         runner.close()
+
+
+def _follow_alias(ports: DetectorPorts, settings: Settings) -> asyncio.Task[None] | None:
+    """For `models:/name@alias`: swap in the version the alias names when it moves."""
+    config = settings.detector
+    if not config.model.startswith("models:/") or "@" not in config.model:
+        return None
+    if config.reload_every_s <= 0:
+        return None
+    from catalens.mlops.registry import current_stamp
+    from services.detector.model_watch import follow_alias
+    from services.detector.yolo import YoloDetector
+
+    return asyncio.create_task(
+        follow_alias(ports, config, current_stamp, YoloDetector.from_settings)
+    )
 
 
 def create_app(settings: Settings | None = None, detector: Detector | None = None) -> Service:

@@ -61,7 +61,8 @@ async def handle_images(
             outcome.reject(message, exc if isinstance(exc, ImageError) else _missing(message))
     if not decoded:
         return outcome
-    detections = await ports.runner.run(ports.detector.detect, [image for _, image in decoded])
+    detector = ports.detector  # one model per batch, even if a new version is swapped in now
+    detections = await ports.runner.run(detector.detect, [image for _, image in decoded])
     for (message, image), found in zip(decoded, detections, strict=True):
         objects = []
         for crop in make_crops(image, found, ports.crop):
@@ -88,7 +89,7 @@ async def handle_images(
                 image_uri=message.uri,
                 width=image.width,
                 height=image.height,
-                detector=ModelRef.from_identity(ports.detector.identity),
+                detector=ModelRef.from_identity(detector.identity),
                 objects=objects,
                 source=message.source,
                 filename=message.filename,

@@ -186,6 +186,44 @@ def test_the_detector_service_loads_the_production_alias_and_stamps_its_version_
     assert (event.detector.name, event.detector.version) == (name, f"v{logged.version}-{sha[:12]}")
 
 
+def test_a_running_detector_follows_its_alias_to_a_new_version_and_stamps_it(
+    trained: Trained, client: MlflowClient, registry_env: Path
+) -> None:
+    from catalens.mlops.registry import current_stamp
+    from services.detector.model_watch import check_once
+
+    name, result, logged = trained
+    client.set_registered_model_alias(name, "production", logged.version)
+    settings = DetectorSettings(model=f"models:/{name}@production", preset="all")
+    store, load = DictStore(), YoloDetector.from_settings
+    ports = DetectorPorts(store, store, load(settings), ModelRunner("t"), CropSettings())
+    assert not asyncio.run(check_once(ports, settings, current_stamp, load))  # alias unchanged
+
+    first = client.get_model_version(name, logged.version)
+    second = client.create_model_version(
+        name, source=first.source, run_id=first.run_id, tags=first.tags
+    )
+    client.set_registered_model_alias(name, "production", second.version)
+    assert asyncio.run(check_once(ports, settings, current_stamp, load))
+    stamp = f"v{second.version}-{content_sha256(result.weights)[:12]}"
+    assert ports.detector.identity.version == stamp
+
+    data = _jpeg()
+    upload = ImageUploaded(
+        producer="test", image_id="img-2", bucket="b", key="images/img-2",
+        sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+    )  # fmt: skip
+    asyncio.run(store.put(upload.key, data))
+    [(_, event)] = asyncio.run(handle_images([upload], ports)).publish
+    assert event.detector.version == stamp
+
+    def unreachable(reference: str) -> str:
+        raise ConnectionError("registry down")
+
+    assert not asyncio.run(check_once(ports, settings, unreachable, load))
+    assert ports.detector.identity.version == stamp  # still serving
+
+
 def test_a_cached_model_that_fails_its_checksum_is_downloaded_again(
     trained: Trained, mlflow_uri: str, tmp_path: Path
 ) -> None:
