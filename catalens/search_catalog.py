@@ -37,6 +37,15 @@ class SearchCatalog:
     def model_key(self) -> str:
         return self.embedder.identity.key
 
+    def index_status(self) -> dict[str, object]:
+        """The model and image index searches use now (`/api/index`)."""
+        index = self.indexes.get(self.model_key, "image")
+        return {
+            "model": self.model_key,
+            "index_type": index.index_type if index is not None else None,
+            "vectors": len(index) if index is not None else 0,
+        }
+
     async def search_text(
         self, text: str, filters: SearchFilters, limit: int, offset: int
     ) -> list[SearchHit]:

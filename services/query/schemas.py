@@ -75,6 +75,16 @@ class ReadyRead(msgspec.Struct):
     checks: dict[str, bool]
 
 
+class IndexRead(msgspec.Struct, kw_only=True):
+    """What answers searches now: the embedding model and its FAISS index."""
+
+    model: str
+    index_type: str | None
+    vectors: int
+    generation: str | None = None  # real stack: the generation the alias names
+    behind: int | None = None  # real stack: records of its topic not applied yet
+
+
 def image_url(image_id: str) -> str:
     return f"/api/images/{image_id}/image.jpg"
 

@@ -82,6 +82,13 @@ class StreamingCatalog(SearchCatalog):
     async def ready(self) -> dict[str, bool]:
         return {**await super().ready(), "replica": self.replica.running}
 
+    def index_status(self) -> dict[str, object]:
+        follower = self.replica.follower
+        if follower is None:
+            return super().index_status()
+        extra = {"generation": follower.generation.name, "behind": follower.behind()}
+        return {**super().index_status(), **extra}
+
     def register_metrics(self, registry: CollectorRegistry) -> None:
         """The replica's generation, vectors, records behind and switches on /metrics."""
         register_index_metrics(self.replica, registry, "catalens_query")

@@ -87,6 +87,15 @@ async def test_the_text_query_blue_jeans_finds_jeans_in_the_top_5(client, ingest
     assert "Jeans" in [ingested[h["image_id"]] for h in hits]
 
 
+async def test_the_index_endpoint_names_the_model_and_counts_the_indexed_images(
+    client, ingested
+):
+    status = (await client.get("/api/index")).json()
+    assert status["model"].startswith("aligned") and status["index_type"] == "Flat"
+    assert status["vectors"] >= len(ingested)  # at least one vector per image (the whole image)
+    assert status["generation"] is None  # embedded: no log, no generations
+
+
 async def test_a_product_photo_finds_products_of_the_same_type_in_the_top_5(client, ingested):
     by_type = _catalog_rows()
     probe = by_type["Watches"][PER_TYPE + 3]  # a watch that was not uploaded

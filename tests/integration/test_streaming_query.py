@@ -165,6 +165,9 @@ async def _reindex_under_http_load(
     assert catalog.replica.follower.generation.name == new.name
     index = catalog.indexes.get(catalog.model_key, "image")
     assert index.index_type == "HNSW" and all(index.contains(o) for o in kept_objects)
+    status = (await client.get("/api/index")).json()
+    assert (status["generation"], status["index_type"]) == (new.name, "HNSW")
+    assert status["vectors"] == len(index) and status["model"] == catalog.model_key
     metrics = (await client.get("/metrics")).text
     assert f'catalens_query_index_generation_info{{index_type="HNSW",name="{new.name}"' in metrics
     assert "catalens_query_index_behind_records 0.0" in metrics

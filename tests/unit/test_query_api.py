@@ -264,3 +264,19 @@ async def test_the_feed_yields_only_objects_indexed_after_it_started(catalog: Fa
     fresh = await anext(feed)
     assert [o.image_id for o in fresh] == [image_id]
     assert await anext(feed) == []
+
+
+async def test_the_index_endpoint_says_which_model_and_index_answer_or_503_without_one(
+    catalog: FakeCatalog,
+) -> None:
+    async with client_for(catalog) as client:
+        assert (await client.get("/api/index")).status_code == 503  # this catalog cannot say
+
+    class Indexed(FakeCatalog):
+        def index_status(self) -> dict[str, object]:
+            return {"model": "aligned-x", "index_type": "HNSW", "vectors": 12, "generation": "g2"}
+
+    async with client_for(Indexed()) as client:
+        body = (await client.get("/api/index")).json()
+    assert body == {"model": "aligned-x", "index_type": "HNSW", "vectors": 12,
+                    "generation": "g2", "behind": None}  # fmt: skip

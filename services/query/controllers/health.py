@@ -8,7 +8,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
-from services.query.schemas import HealthRead, ReadyRead
+from services.query.schemas import HealthRead, IndexRead, ReadyRead
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,18 @@ class HealthController(Controller):
     @get("/health", summary="Liveness: the process serves requests")
     async def health(self) -> HealthRead:
         return HealthRead("ok")
+
+    @get(
+        "/api/index",
+        summary="The model and FAISS index answering searches now",
+        description="On the real stack also the serving generation (it changes when "
+        "`catalens reindex` moves the alias) and how many records it is behind its topic.",
+    )
+    async def index(self, state: State) -> Response[IndexRead | None]:
+        status = getattr(state.get("catalog"), "index_status", None)
+        if status is None:
+            return Response(None, status_code=HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(IndexRead(**status()))
 
     @get(
         "/ready",

@@ -208,6 +208,18 @@ async function startFeed() {
   });
 }
 
+async function showIndex() {
+  try {
+    const s = await api("/api/index");
+    const parts = [`${s.vectors.toLocaleString()} vectors`, s.index_type || "no index yet", s.model];
+    if (s.generation) parts.push(`generation ${s.generation}`);
+    if (s.behind) parts.push(`${s.behind.toLocaleString()} records behind`);
+    $("index-state").textContent = `Index: ${parts.join(" · ")}`;
+  } catch (error) {
+    $("index-state").textContent = "";
+  }
+}
+
 function wireDropzone() {
   const zone = $("dropzone");
   $("image-input").addEventListener("change", (event) => choosePhoto(event.target.files[0]));
@@ -238,4 +250,6 @@ document.addEventListener("DOMContentLoaded", () => {
   loadLabels();
   showRecent();
   startFeed();
+  showIndex();
+  setInterval(showIndex, 10000);
 });
