@@ -7,8 +7,12 @@ A put of one object is atomic in both stores, so a reader sees the previous snap
 partition or the new one, never a mix; partitions are independent cuts of the log, and each
 restores to exactly the state its offset implies (its tail is replayed from there).
 
-Layout: `MAGIC`, an 8-byte big-endian header length, the JSON header, then each index's
-`faiss.serialize_index` bytes in header order (lengths in the header).
+Layout: `MAGIC`, an 8-byte big-endian header length, a small JSON header (topic, partition,
+position, index type and parameters, and per index its sizes), then binary sections in header
+order: per index its `faiss.serialize_index` bytes, the IVF template (or nothing), the slots
+(int64) and their object ids (newline-separated; ids never hold whitespace), the dead slots
+(int64); then the partition's maps as tab-separated lines (image → objects, uri → images).
+Binary sections instead of JSON lists made encode and restore about twice as fast at 1M vectors.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ import faiss
 import numpy as np
 
 from services.indexer.faiss_params import FaissParams
-from services.indexer.faiss_snapshot import restore_shard, shard_state
+from services.indexer.faiss_snapshot import restore_shard
 from services.indexer.log_index import LogIndex
 from services.indexer.registry import index_name
 
 MAGIC = b"CATALENS-SHARD\x01"
-FORMAT = 1
+FORMAT = 2  # 1: everything but the FAISS bytes in the JSON header
 
 
 class SnapshotError(ValueError):
@@ -40,7 +44,7 @@ def partition_key(generation: str, partition: int) -> str:
 
 def encode_partition(log: LogIndex, partition: int) -> bytes:
     """One consistent cut of `partition`: call it between two `apply`s (the follower does)."""
-    blobs: list[bytes] = []
+    sections: list[bytes] = []
     entries = []
     with ExitStack() as stack:
         named = sorted(log.indexes.names().items())
@@ -48,18 +52,27 @@ def encode_partition(log: LogIndex, partition: int) -> bytes:
             stack.enter_context(index.shards[partition].lock.read())
         for name, index in named:
             shard = index.shards[partition]
-            data = faiss.serialize_index(shard.index).tobytes()
-            template = (
-                faiss.serialize_index(index.ivf_template).tobytes()
-                if index.ivf_template is not None
-                else b""
-            )
-            blobs += [data, template]
+            template = b""
+            if index.ivf_template is not None:
+                template = faiss.serialize_index(index.ivf_template).tobytes()
+            parts = [
+                faiss.serialize_index(shard.index).tobytes(),
+                template,
+                np.fromiter(shard.object_of, dtype=np.int64, count=len(shard.object_of)).tobytes(),
+                "\n".join(shard.object_of.values()).encode("utf-8"),
+                np.fromiter(shard.dead, dtype=np.int64, count=len(shard.dead)).tobytes(),
+            ]
+            sections += parts
             entries.append(
-                {"name": name, "dim": index.dim, "state": shard_state(shard),
-                 "size": len(data), "template_size": len(template)}
+                {"name": name, "dim": index.dim, "trained": shard.trained,
+                 "next_slot": shard.next_slot, "sizes": [len(part) for part in parts]}
             )  # fmt: skip
         maps = log.maps[partition]
+        images = "\n".join(
+            "\t".join([image, *objects]) for image, objects in maps.objects_of_image.items()
+        )
+        uris = "\n".join("\t".join([uri, *ids]) for uri, ids in maps.images_at_uri.items())
+        sections += [images.encode("utf-8"), uris.encode("utf-8")]
         header = {
             "format": FORMAT,
             "topic": log.topic,
@@ -69,11 +82,10 @@ def encode_partition(log: LogIndex, partition: int) -> bytes:
             "index_type": log.index_type,
             "params": dataclasses.asdict(log.params),
             "indexes": entries,
-            "objects_of_image": {k: sorted(v) for k, v in maps.objects_of_image.items()},
-            "images_at_uri": {k: sorted(v) for k, v in maps.images_at_uri.items()},
+            "maps": [len(sections[-2]), len(sections[-1])],
         }
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    return b"".join([MAGIC, len(raw).to_bytes(8, "big"), raw, *blobs])
+    return b"".join([MAGIC, len(raw).to_bytes(8, "big"), raw, *sections])
 
 
 def read_header(data: bytes) -> tuple[dict[str, Any], int]:
@@ -99,26 +111,47 @@ def restore_partition(log: LogIndex, data: bytes) -> int:
     taken = dataclasses.replace(FaissParams(**header["params"]), device=log.params.device)
     if header["index_type"] != log.index_type or taken != log.params:  # device: where to train
         raise SnapshotError("snapshot was taken with another index type or parameters")
+    view = memoryview(data)
+
+    def take(size: int) -> memoryview:
+        nonlocal cursor
+        cursor += size
+        return view[cursor - size : cursor]
+
     for entry in header["indexes"]:
         model_key, modality = entry["name"].rsplit(":", 1)
         assert index_name(model_key, modality) == entry["name"]
         index = log.indexes.get_or_create(model_key, modality, entry["dim"])
-        data_end = cursor + entry["size"]
-        shard_bytes = np.frombuffer(data[cursor:data_end], dtype=np.uint8)
-        template_end = data_end + entry["template_size"]
-        if entry["template_size"] and index.ivf_template is None:
-            template = np.frombuffer(data[data_end:template_end], dtype=np.uint8)
-            index.ivf_template = faiss.deserialize_index(template)
-        restore_shard(index.shards[p], entry["state"], faiss.deserialize_index(shard_bytes))
-        cursor = template_end
+        shard_part, template, slots, oids, dead = (take(size) for size in entry["sizes"])
+        if len(template) and index.ivf_template is None:
+            index.ivf_template = faiss.deserialize_index(np.frombuffer(template, dtype=np.uint8))
+        state = {
+            "trained": entry["trained"],
+            "next_slot": entry["next_slot"],
+            "objects": zip(
+                np.frombuffer(slots, dtype=np.int64).tolist(), _lines(oids), strict=True
+            ),
+            "dead": np.frombuffer(dead, dtype=np.int64).tolist(),
+        }
+        shard_index = faiss.deserialize_index(np.frombuffer(shard_part, dtype=np.uint8))
+        restore_shard(index.shards[p], state, shard_index)
+    images, uris = (take(size) for size in header["maps"])
     maps = log.maps[p]
-    maps.objects_of_image.update({k: set(v) for k, v in header["objects_of_image"].items()})
-    for uri, image_ids in header["images_at_uri"].items():
+    for line in _lines(images):
+        image, *objects = line.split("\t")
+        maps.objects_of_image[image].update(objects)
+    for line in _lines(uris):
+        uri, *image_ids = line.split("\t")
         for image_id in image_ids:
             maps.place(image_id, uri)
     log.positions[p] = header["position"]
     _install_templates(log)
     return int(header["position"])
+
+
+def _lines(section: memoryview) -> list[str]:
+    text = bytes(section).decode("utf-8")
+    return text.split("\n") if text else []
 
 
 def _install_templates(log: LogIndex) -> None:
