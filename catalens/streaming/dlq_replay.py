@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from catalens.streaming.log_reading import partitions_of, read_to
 from schemas import dlq
 
 Progress = Callable[[int, int], None]
@@ -35,11 +36,10 @@ def _headers(record: object) -> dict[str, str]:
 
 
 async def _assigned(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    await consumer._client.force_metadata_update()  # no subscription: learn every topic
-    partitions = consumer.partitions_for_topic(topic)
+    partitions = await partitions_of(consumer, topic)
     if not partitions:
         raise ValueError(f"no topic {topic!r}: nothing was ever dead-lettered from it")
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    tps = [TopicPartition(topic, p) for p in partitions]
     consumer.assign(tps)
     return tps
 
@@ -56,11 +56,9 @@ async def summarize(bootstrap_servers: str, topic: str) -> ReplayStats:
         ends = await consumer.end_offsets(tps)
         await consumer.seek_to_beginning(*tps)
         for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                    if record.offset < ends[tp]:
-                        stats.read += 1
-                        stats.by_reason[_headers(record).get("x-reason", "?")] += 1
+            async for records in read_to(consumer, tp, ends[tp]):
+                stats.read += len(records)
+                stats.by_reason.update(_headers(r).get("x-reason", "?") for r in records)
         return stats
     finally:
         await consumer.stop()
@@ -91,10 +89,9 @@ async def replay(
         starts = {tp: await consumer.position(tp) for tp in tps}
         total = sum(max(0, ends[tp] - starts[tp]) for tp in tps)
         for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                records = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+            async for records in read_to(consumer, tp, ends[tp]):
                 sends = []
-                for record in (r for r in records if r.offset < ends[tp]):
+                for record in records:
                     headers = _headers(record)
                     reason = headers.get("x-reason", "?")
                     stats.read += 1
@@ -114,7 +111,7 @@ async def replay(
                     ))  # fmt: skip
                 for sent in sends:
                     await sent  # acknowledged by the broker before the commit
-                if records and not dry_run:
+                if not dry_run:  # up to the last record read: none past the cut
                     await consumer.commit({tp: records[-1].offset + 1})
                 if progress is not None:
                     progress(stats.read, total)

@@ -22,6 +22,7 @@ from catalens.bus import Outcome
 from catalens.errors import CatalensError
 from catalens.inference import ModelRunner
 from catalens.ports import Embedder, ObjectStore
+from catalens.streaming.log_reading import partitions_of, read_to
 from schemas import (
     OBJECTS_CAPTIONED,
     OBJECTS_DETECTED,
@@ -69,50 +70,26 @@ async def reembed(
     await consumer.start()
     await producer.start()
     try:
-        await consumer._client.force_metadata_update()  # no subscription: learn every topic
-        plan = {t: sorted(consumer.partitions_for_topic(t) or ()) for t in sources}
+        plan = {t: await partitions_of(consumer, t) for t in sources}
         if not any(plan.values()):
             raise CatalensError(f"none of {', '.join(sources)} exists on {bootstrap_servers}")
-        ends = await consumer.end_offsets(
-            [TopicPartition(t, p) for t, ps in plan.items() for p in ps]
-        )
+        tps = [TopicPartition(t, p) for t, ps in plan.items() for p in ps]
+        ends = await consumer.end_offsets(tps)
         total = sum(ends.values())
-        for topic, partitions in plan.items():  # one topic after the other: see `sources`
-            tps = [TopicPartition(topic, p) for p in partitions]
-            await _drain(consumer, tps, ends, ports, producer, stats, lambda: total, progress)
+        for tp in tps:  # one topic after the other (see `sources`), partition by partition
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            async for records in read_to(consumer, tp, ends[tp], max_records=64):
+                stats.read += len(records)
+                await _embed(tp.topic, [r.value for r in records], ports, producer, stats)
+                if progress is not None:
+                    progress(stats.read, total)
         await producer.flush()
         return stats
     finally:
         await producer.stop()
         await consumer.stop()
         ports.runner.close()
-
-
-async def _drain(
-    consumer: AIOKafkaConsumer,
-    tps: list[TopicPartition],
-    ends: dict[TopicPartition, int],
-    ports: EmbedderPorts,
-    producer: AIOKafkaProducer,
-    stats: ReembedStats,
-    total: Callable[[], int],
-    progress: Progress | None,
-) -> None:
-    if not tps:
-        return
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    done = {tp for tp in tps if await consumer.position(tp) >= ends[tp]}
-    while len(done) < len(tps):
-        batches = await consumer.getmany(timeout_ms=500, max_records=64)
-        for tp, records in batches.items():
-            wanted = [r for r in records if r.offset < ends[tp]]
-            stats.read += len(wanted)
-            await _embed(tp.topic, [r.value for r in wanted], ports, producer, stats)
-            if records and records[-1].offset >= ends[tp] - 1:
-                done.add(tp)
-        if progress is not None:
-            progress(stats.read, total())
 
 
 async def _embed(

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from catalens.errors import CatalensError
+from catalens.streaming.log_reading import partitions_of
 from schemas import ObjectsDeleted, ObjectsEmbedded, decode
 from services.indexer.faiss_params import FaissParams
 from services.indexer.generations import Generation, GenerationStore
@@ -35,11 +36,10 @@ async def topic_partitions(bootstrap_servers: str, topic: str) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
     await consumer.start()
     try:
-        for _ in range(50):
-            partitions = consumer.partitions_for_topic(topic)
+        for _ in range(50):  # a topic made a moment ago may take a while to show
+            partitions = await partitions_of(consumer, topic)
             if partitions:
                 return len(partitions)
-            await consumer._client.force_metadata_update()  # no subscription: all topics
             await asyncio.sleep(0.1)
         raise CatalensError(f"topic {topic!r} does not exist on {bootstrap_servers}")
     finally:
