@@ -45,14 +45,9 @@ async def _replay(
 ) -> LogFollower:
     """A follower caught up with the topic's end as of now (the caller stops it)."""
     partitions = await topic_partitions(bootstrap_servers, generation.topic)
-    probe = LogFollower(generation, bootstrap_servers, None, partitions)
-    await probe.start()  # reads the end offsets: the cut this job replays to
-    until = probe.end_offsets
-    await probe.stop()
-    probe.index.close()
     follower = LogFollower(
         generation, bootstrap_servers, store, partitions, params, write_snapshots=True,
-        snapshot_every_s=float("inf"), until=until,
+        snapshot_every_s=float("inf"), stop_at_end=True,  # the topic's end at start: the cut
     )  # fmt: skip
     if restore:
         await follower.restore()

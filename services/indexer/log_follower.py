@@ -58,14 +58,16 @@ class LogFollower:
         snapshot_every_s: float = 30.0,
         poll_ms: int = 100,
         until: list[int] | None = None,
+        stop_at_end: bool = False,
     ) -> None:
         """`until`: per partition, the offset to stop before (a fixed cut of the log: `index
-        check` and builds); None follows the log forever."""
+        check` and builds); `stop_at_end` takes the topic's end at `start` as that cut; else
+        the follower follows the log forever."""
         self.generation, self.store = generation, store
         self.bootstrap_servers = bootstrap_servers
         self.index = LogIndex(generation.topic, partitions, generation.index_type, params)
         self.write_snapshots, self.snapshot_every_s = write_snapshots, snapshot_every_s
-        self.poll_ms, self.until = poll_ms, until
+        self.poll_ms, self.until, self.stop_at_end = poll_ms, until, stop_at_end
         self.restored_positions: list[int] = [0] * partitions
         self.end_offsets: list[int] = [0] * partitions
         self.caught_up = asyncio.Event()
@@ -107,6 +109,8 @@ class LogFollower:
         tps = [TopicPartition(self.topic, p) for p in range(self.index.partitions)]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
+        if self.until is None and self.stop_at_end:
+            self.until = [ends[tp] for tp in tps]
         self.end_offsets = self.until or [ends[tp] for tp in tps]
         for tp in tps:
             consumer.seek(tp, self.index.positions[tp.partition])

@@ -76,14 +76,7 @@ class LogIndex:
     ) -> None:
         """Apply the record at `offset` of `partition` (None: a record to skip, e.g. one that
         does not decode); records at or before the partition's position are ignored."""
-        if offset < self.positions[partition]:
-            return  # already applied (a redelivery after a seek)
-        if isinstance(message, ObjectsEmbedded):
-            self._upsert(partition, message)
-        elif isinstance(message, ObjectsDeleted):
-            self._delete(partition, message)
-        self.positions[partition] = offset + 1
-        self.applied += 1
+        self.apply_many([(partition, offset, message)])
 
     def apply_many(self, records: Iterable[Record], on_error: OnError | None = None) -> None:
         """`apply` each record in order, with the vectors of consecutive records gathered into
@@ -114,16 +107,6 @@ class LogIndex:
         maps.objects_of_image[message.image_id].update(v.object_id for v in message.vectors)
         if message.image_uri is not None:
             maps.place(message.image_id, str(message.image_uri))
-
-    def _upsert(self, partition: int, message: ObjectsEmbedded) -> None:
-        key = message.embedder.to_identity().key
-        for modality in ("image", "caption"):
-            items = [v for v in message.vectors if v.modality == modality]
-            if items:
-                index = self.indexes.get_or_create(key, modality, message.embedder.dim)
-                vectors = np.stack([v.vector.to_numpy() for v in items])
-                index.upsert([v.object_id for v in items], vectors, shard=partition)
-        self._remember(partition, message)
 
     def _delete(self, partition: int, message: ObjectsDeleted) -> None:
         maps = self.maps[partition]
