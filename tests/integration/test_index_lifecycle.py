@@ -13,7 +13,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -41,9 +40,10 @@ from services.indexer.generations import Generation, GenerationStore
 from services.indexer.index_jobs import build, check, reindex
 from services.indexer.live_index import LiveIndex
 from services.indexer.log_follower import LogFollower
+from services.indexer.pg_server import free_port
 from services.indexer.pg_store import PgStore
 from tests.integration.test_exactly_once import _indexer
-from tests.integration.test_streaming import _until, stack_settings
+from tests.integration.test_streaming import _until, _value, stack_settings
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -148,7 +148,7 @@ async def test_killed_indexers_leave_exactly_the_live_objects_and_replay_and_rei
         stop.set()
         await publishing
         assert sum(await _snapshot_positions(store, generation)) > 0, "no snapshot was written"
-        port = _free_port()
+        port = free_port()
         with _indexer(settings, {**env, "CATALENS_STREAMING__METRICS_PORT": str(port)}):
 
             async def rows() -> int:
@@ -238,7 +238,7 @@ async def _reindex_under_query_load(
     load = asyncio.create_task(query_load())
     try:
         old, new, stats = await reindex(store, bootstrap, "HNSW", drop_after_s=2.0)
-        await _until(lambda: _int(live.switches), 1, timeout_s=60)
+        await _until(lambda: _value(live.switches), 1, timeout_s=60)
         await asyncio.sleep(0.5)
     finally:
         load.cancel()
@@ -261,12 +261,6 @@ def _catalens(
     return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _scrape(port: int) -> dict[str, float]:
     """The indexer's /metrics, unlabelled samples by name."""
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
@@ -275,10 +269,6 @@ def _scrape(port: int) -> dict[str, float]:
         for name, _, value in (line.partition(" ") for line in body.decode().splitlines())
         if name and not name.startswith("#") and "{" not in name
     }
-
-
-async def _int(value: int) -> int:
-    return value
 
 
 async def _snapshot_positions(store: GenerationStore, generation: Generation) -> list[int]:

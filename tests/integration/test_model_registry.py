@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import os
-import socket
 import uuid
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from services.embedder.aligned.heads import HeadConfig
 from services.embedder.aligned.tracking import log_run
 from services.embedder.factory import build_embedder
 from services.embedder.handler import EmbedderPorts, handle_captioned
+from services.indexer.pg_server import free_port
 from tests.fakes.aligned import write_untrained_artifact
 from tests.fakes.ports import DictStore
 
@@ -244,7 +244,7 @@ def test_an_unreachable_registry_falls_back_to_the_configured_local_file_with_a_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, result, _ = trained
-    monkeypatch.setenv("CATALENS_MLFLOW__TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("CATALENS_MLFLOW__TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("CATALENS_MLFLOW__MODEL_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = DetectorSettings(model="models:/anything@production", preset="all")
@@ -271,12 +271,6 @@ def _jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (320, 240), (200, 40, 40)).save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_aligned_training_registers_a_candidate_and_the_embedder_loads_it_by_alias(

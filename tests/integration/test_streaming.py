@@ -285,6 +285,11 @@ async def _count(pg: asyncpg.Connection, sql: str, *args: Any) -> int:
     return int(await pg.fetchval(sql, *args))
 
 
+async def _value(value: int) -> int:
+    """A probe for `_until` that reads a plain attribute: `lambda: _value(obj.count)`."""
+    return value
+
+
 async def _until(
     probe: Callable[[], Awaitable[int]],
     expected: int | None = None,

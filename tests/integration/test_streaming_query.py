@@ -19,7 +19,7 @@ from infra.stack import Endpoints
 from schemas import image_id_from_object
 from services.query.app import create_app
 from services.query.streaming import streaming_catalog
-from tests.integration.test_streaming import _all_running, _until, stack_settings
+from tests.integration.test_streaming import _all_running, _until, _value, stack_settings
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -171,10 +171,6 @@ async def _reindex_under_http_load(
     metrics = (await client.get("/metrics")).text
     assert f'catalens_query_index_generation_info{{index_type="HNSW",name="{new.name}"' in metrics
     assert "catalens_query_index_behind_records 0.0" in metrics
-
-
-async def _value(value: int) -> int:
-    return value
 
 
 async def _search_image(client: AsyncTestClient[Any], data: bytes) -> list[dict[str, Any]]:
