@@ -1,4 +1,4 @@
-"""`catalens replay`, `catalens reindex` and `catalens index check|status`: the index lifecycle on
+"""`catalens replay`, `catalens reindex` and `catalens index check`: the index lifecycle on
 the real stack. FAISS is a view of the log: these rebuild it, switch it and audit it.
 
 Settings from the environment like the services (`CATALENS_KAFKA__BOOTSTRAP_SERVERS`,
@@ -10,15 +10,19 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from catalens.cli.progress import record_progress
 from catalens.settings import Settings
 
+if TYPE_CHECKING:
+    from services.indexer.generations import GenerationStore
+
 
 @asynccontextmanager
-async def _store(settings: Settings) -> AsyncIterator[object]:
+async def _store(settings: Settings) -> AsyncIterator[GenerationStore]:
     from catalens.adapters.minio_store import open_minio_store
     from services.indexer.generations import GenerationStore
 
@@ -42,11 +46,11 @@ def replay(
 
     async def go() -> None:
         async with _store(settings) as store:
-            generation = await store.live()  # type: ignore[attr-defined]
+            generation = await store.live()
             with record_progress(f"replay {generation.topic}") as progress:
                 stats = await build(
-                    generation, settings.kafka.bootstrap_servers, store,  # type: ignore[arg-type]
-                    restore=from_snapshots, progress=progress,  # type: ignore[arg-type]
+                    generation, settings.kafka.bootstrap_servers, store,
+                    restore=from_snapshots, progress=progress,
                 )  # fmt: skip
         typer.echo(
             f"{stats.generation}: {stats.records} records, {stats.vectors} vectors in "
@@ -91,8 +95,8 @@ def reindex(
         async with _store(settings) as store:
             with record_progress(f"build {index_type}") as progress:
                 old, new, stats = await run_reindex(
-                    store, settings.kafka.bootstrap_servers, index_type,  # type: ignore[arg-type]
-                    drop_after, progress, topic, embedder,  # type: ignore[arg-type]
+                    store, settings.kafka.bootstrap_servers, index_type,
+                    drop_after, progress, topic, embedder,
                 )  # fmt: skip
         typer.echo(
             f"alias {settings.index.alias}: {old.name} → {new.name} ({stats.vectors} vectors)"
@@ -134,7 +138,7 @@ async def _reembed(
             embedder,
             crops,
             topic,
-            progress=progress,  # type: ignore[arg-type]
+            progress=progress,
         )
     typer.echo(f"re-embedded {stats.read} events into {topic}: {stats.produced} out, "
                f"{stats.skipped} skipped")  # fmt: skip
@@ -156,8 +160,8 @@ def check(
         async with _store(settings) as store, open_pg(settings) as (pg, _server):
             with record_progress("read the log") as progress:
                 drifts = await run_check(
-                    store, settings.kafka.bootstrap_servers, pg,  # type: ignore[arg-type]
-                    progress,  # type: ignore[arg-type]
+                    store, settings.kafka.bootstrap_servers, pg,
+                    progress,
                 )  # fmt: skip
         if as_json:
             typer.echo(json.dumps([d.__dict__ for d in drifts], indent=2))
