@@ -23,11 +23,9 @@ if TYPE_CHECKING:
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[GenerationStore]:
-    from catalens.adapters.minio_store import open_minio_store
-    from services.indexer.generations import GenerationStore
+    from services.indexer.generations import open_generation_store
 
-    store = await open_minio_store(settings.minio, settings.minio.index_bucket)
-    yield GenerationStore.from_settings(store, settings)
+    yield await open_generation_store(settings)
 
 
 def replay(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from catalens.adapters.minio_store import open_minio_store
 from catalens.settings import Settings
 from catalens.streaming.metrics import ServiceMetrics
 from catalens.streaming.route import Route
@@ -24,8 +23,6 @@ from schemas import (
     ObjectsDetected,
     ObjectsEmbedded,
 )
-from services.indexer.faiss_params import FaissParams
-from services.indexer.generations import GenerationStore
 from services.indexer.handler import (
     IndexerPorts,
     handle_captioned,
@@ -33,7 +30,7 @@ from services.indexer.handler import (
     handle_embedded,
 )
 from services.indexer.index_metrics import register_index_metrics
-from services.indexer.live_index import LiveIndex
+from services.indexer.live_index import open_live_index
 from services.indexer.pg_open import open_pg
 from services.indexer.pg_store import PgStore
 
@@ -52,15 +49,7 @@ async def open_routes(
 async def _routes(
     settings: Settings, pg: PgStore, metrics: ServiceMetrics | None
 ) -> AsyncIterator[list[Route]]:
-    snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
-    live = LiveIndex(
-        settings.kafka.bootstrap_servers,
-        GenerationStore.from_settings(snapshots, settings),
-        FaissParams(device=settings.index.device),
-        write_snapshots=True,
-        snapshot_every_s=settings.index.snapshot_every_s,
-        alias_poll_s=settings.index.alias_poll_s,
-    )
+    live = await open_live_index(settings, write_snapshots=True)
     await live.start()
     if metrics is not None:  # generation, vectors, records behind, snapshot age on /metrics
         register_index_metrics(live, metrics.registry, f"catalens_{metrics.service}")

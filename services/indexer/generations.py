@@ -88,3 +88,11 @@ class GenerationStore:
     def from_settings(cls, store: ObjectStore, settings: Settings) -> GenerationStore:
         default = Generation.default(settings.index.index_type, settings.streaming.embedded_topic)
         return cls(store, settings.index.alias, default)
+
+
+async def open_generation_store(settings: Settings) -> GenerationStore:
+    """The generations and alias of the real stack: the MinIO index bucket, as configured."""
+    from catalens.adapters.minio_store import open_minio_store
+
+    store = await open_minio_store(settings.minio, settings.minio.index_bucket)
+    return GenerationStore.from_settings(store, settings)

@@ -15,8 +15,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from catalens.settings import Settings
 from services.indexer.faiss_params import FaissParams
-from services.indexer.generations import Generation, GenerationStore
+from services.indexer.generations import Generation, GenerationStore, open_generation_store
 from services.indexer.log_follower import LogFollower, open_follower
 
 log = logging.getLogger(__name__)
@@ -101,3 +102,16 @@ class LiveIndex:
         if self.follower is not None:
             await self.follower.stop(final_snapshot=True)
             self.follower.index.close()
+
+
+async def open_live_index(settings: Settings, write_snapshots: bool = False) -> LiveIndex:
+    """The configured stack's live index (not started yet): the indexer writes snapshots,
+    query replicas only read them."""
+    return LiveIndex(
+        settings.kafka.bootstrap_servers,
+        await open_generation_store(settings),
+        FaissParams(device=settings.index.device),
+        write_snapshots=write_snapshots,
+        snapshot_every_s=settings.index.snapshot_every_s,
+        alias_poll_s=settings.index.alias_poll_s,
+    )

@@ -22,10 +22,8 @@ from catalens.search_catalog import SearchCatalog, read_or_none
 from catalens.settings import Settings
 from schemas import image_id_from_object
 from schemas.ids import s3_key
-from services.indexer.faiss_params import FaissParams
-from services.indexer.generations import GenerationStore
 from services.indexer.index_metrics import register_index_metrics
-from services.indexer.live_index import LiveIndex
+from services.indexer.live_index import LiveIndex, open_live_index
 from services.indexer.log_follower import LogFollower
 from services.indexer.pg_open import open_pg
 from services.indexer.pg_store import PgStore
@@ -121,13 +119,7 @@ async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCa
     runner = ModelRunner("embedder")
     images = await open_minio_store(settings.minio, settings.minio.bucket)
     crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
-    snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
-    live = LiveIndex(
-        settings.kafka.bootstrap_servers,
-        GenerationStore.from_settings(snapshots, settings),
-        FaissParams(device=settings.index.device),
-        alias_poll_s=settings.index.alias_poll_s,
-    )
+    live = await open_live_index(settings)
     try:
         embedder = await runner.run(build_embedder, settings.embedder, settings.data_dir)
         limits = ImageLimits(

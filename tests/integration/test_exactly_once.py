@@ -23,7 +23,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from catalens.adapters.minio_store import open_minio_store
 from catalens.settings import Settings
 from infra.minio_events import minio_client
 from infra.stack import Endpoints
@@ -35,8 +34,7 @@ from schemas import (
     decode,
     image_id_from_object,
 )
-from services.indexer.generations import GenerationStore
-from services.indexer.live_index import LiveIndex
+from services.indexer.live_index import open_live_index
 from tests.integration.test_streaming import _all_running, _until, stack_settings
 from tests.integration.test_streaming_query import sample_images
 
@@ -64,10 +62,7 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
     dsn = settings.postgres.dsn.get_secret_value()  # type: ignore[union-attr]
     pg = await asyncpg.connect(dsn)
     truth = _Truth()
-    snapshots = await open_minio_store(settings.minio, settings.minio.index_bucket)
-    replica = LiveIndex(
-        real_stack.kafka_bootstrap, GenerationStore.from_settings(snapshots, settings)
-    )
+    replica = await open_live_index(settings)  # a query replica's, never writing snapshots
 
     async def upload(paths: list[Path], start: int) -> None:
         for i, path in enumerate(paths, start):

@@ -23,7 +23,6 @@ import numpy as np
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from catalens.adapters.minio_store import open_minio_store
 from catalens.settings import Settings
 from catalens.streaming.topics import ensure_topics
 from infra.stack import Endpoints
@@ -36,7 +35,7 @@ from schemas import (
     encode,
     partition_key,
 )
-from services.indexer.generations import Generation, GenerationStore
+from services.indexer.generations import Generation, GenerationStore, open_generation_store
 from services.indexer.index_jobs import build, check, reindex
 from services.indexer.live_index import LiveIndex
 from services.indexer.log_follower import LogFollower
@@ -122,9 +121,7 @@ async def test_killed_indexers_leave_exactly_the_live_objects_and_replay_and_rei
         "CATALENS_INDEX__ALIAS": settings.index.alias,
         "CATALENS_INDEX__SNAPSHOT_EVERY_S": "1",
     }
-    store = GenerationStore.from_settings(
-        await open_minio_store(settings.minio, settings.minio.index_bucket), settings
-    )
+    store = await open_generation_store(settings)
     generation = await store.live()
     producer = AIOKafkaProducer(bootstrap_servers=real_stack.kafka_bootstrap, acks="all")
     await producer.start()
