@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from catalens.paths import REPO_ROOT
+from core.paths import REPO_ROOT
 
 BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 PAGE_INTRO = (

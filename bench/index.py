@@ -53,11 +53,11 @@ from bench.index_report import (
     peak_rss_gib,
     report,
 )
-from catalens.adapters.folder_store import FolderObjectStore
-from catalens.adapters.minio_store import MinioObjectStore, open_minio_store
-from services.indexer.generations import Generation, GenerationStore
-from services.indexer.log_index import LogIndex
-from services.indexer.partition_snapshot import encode_partition, partition_key, restore_partition
+from core.index.generations import Generation, GenerationStore
+from core.index.log_index import LogIndex
+from core.index.partition_snapshot import encode_partition, partition_key, restore_partition
+from core.storage.folder_store import FolderObjectStore
+from core.storage.minio_store import MinioObjectStore, open_minio_store
 
 SECTION = "Index lifecycle: snapshot, restore, replay (bench/index.py)"
 TAIL_SHARE = 0.01
@@ -86,9 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- apply-only, snapshot, restore (no Kafka) -------------------------------------------------
 
 
-async def apply_only(data: Data, topic: str, tail: GenerationStore, tail_name: str) -> tuple[
-    float, LogIndex
-]:  # fmt: skip
+async def apply_only(
+    data: Data, topic: str, tail: GenerationStore, tail_name: str
+) -> tuple[float, LogIndex]:
     """Apply every message in topic order (timed); snapshot every partition at 99 % (not)."""
     index = LogIndex(topic, PARTITIONS, INDEX_TYPE)
     cut = len(data.messages) - max(1, round(len(data.messages) * TAIL_SHARE))
@@ -148,7 +148,7 @@ async def restore(
 
 
 async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
-    from catalens.settings import Settings
+    from core.settings import Settings
     from infra.minio_events import minio_client
 
     run_id = uuid.uuid4().hex[:8]
@@ -163,8 +163,12 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
         start = time.perf_counter()
         data = make_data(args.vectors, args.dim, args.seed, run_id)
         res.generate_s = time.perf_counter() - start
-        log.info("%d vectors in %d records; per partition %s", data.vectors, len(data.messages),
-                 data.ends)  # fmt: skip
+        log.info(
+            "%d vectors in %d records; per partition %s",
+            data.vectors,
+            len(data.messages),
+            data.ends,
+        )
         res.decode_per_s = decode_rate(data)
 
         res.apply_s, index = await apply_only(data, topic, folder, tail_gen.name)
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     info = machine()
-    from catalens.settings import Settings
+    from core.settings import Settings
     from infra.shared import shared_stack
 
     with (  # outside the event loop: `up` runs its own

@@ -26,9 +26,10 @@ from bench.index_report import (
     PER_MESSAGE,
     SAMPLE,
 )
+from core.index.log_index import LogIndex
+from core.wire import identity_of
 from schemas import EmbeddedVector, EmbedderRef, ObjectsEmbedded, Vector, decode, encode
 from schemas import partition_key as message_key
-from services.indexer.log_index import LogIndex
 
 log = logging.getLogger("bench.index")
 console = Console(stderr=True)
@@ -36,9 +37,14 @@ console = Console(stderr=True)
 
 def progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-    )  # fmt: skip
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
 
 
 @contextmanager
@@ -64,7 +70,7 @@ class Data:
 
     @property
     def model_key(self) -> str:
-        return self.messages[0].embedder.to_identity().key
+        return identity_of(self.messages[0].embedder).key
 
 
 def make_data(n: int, dim: int, seed: int, run_id: str) -> Data:
@@ -100,10 +106,12 @@ def make_data(n: int, dim: int, seed: int, run_id: str) -> Data:
                     if (first + j) % sample_every == 0:
                         sample[f"{image}-o{j}"] = row.copy()
                 message = ObjectsEmbedded(
-                    producer="bench.index", image_id=image,
+                    producer="bench.index",
+                    image_id=image,
                     image_uri=f"s3://bench-{run_id}/images/{image}.jpg",
-                    embedder=embedder, vectors=items,
-                )  # fmt: skip
+                    embedder=embedder,
+                    vectors=items,
+                )
                 key = message_key(message)
                 p = partitioner(key, all_partitions, all_partitions)
                 messages.append(message)

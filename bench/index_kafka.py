@@ -13,9 +13,9 @@ from bench.index_data import Data, check, progress, stopwatch
 from bench.index_report import (
     PARTITIONS,
 )
+from core.index.generations import Generation, GenerationStore
+from core.index.log_follower import LogFollower
 from schemas import encode
-from services.indexer.generations import Generation, GenerationStore
-from services.indexer.log_follower import LogFollower
 
 log = logging.getLogger("bench.index")
 

@@ -22,9 +22,9 @@ from typing import Any
 from PIL import Image
 
 from bench.common import machine_markdown, spread, timings, write_section
-from catalens.errors import CatalensError
-from catalens.imaging import load_image_file
-from catalens.paths import shared_path
+from core.errors import CatalensError
+from core.imaging import load_image_file
+from core.paths import shared_path
 
 SECTION = "Models (bench/models.py)"
 BIG, SINGLES, REPEATS = 32, 8, 3
@@ -73,7 +73,7 @@ def product_names(n: int) -> list[str]:
 def bench_detector(images: list[Image.Image]) -> tuple[list[Row], str]:
     import torch
 
-    from catalens.settings import DetectorSettings
+    from core.settings import DetectorSettings
     from services.detector.yolo import YoloDetector
 
     threads = torch.get_num_threads()
@@ -107,7 +107,7 @@ def bench_embedder(
 
 
 def bench_configured_embedder(images: list[Image.Image], texts: list[str]) -> tuple[list[Row], str]:
-    from catalens.settings import Settings
+    from core.settings import Settings
     from services.embedder.factory import build_embedder
 
     settings = Settings()

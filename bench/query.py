@@ -26,7 +26,7 @@ from bench.query_data import Generator, Synthetic, exact_top_k
 from bench.query_faiss import WARMUP, K, bench_faiss, object_ids, projected_hnsw_s
 from bench.query_freshness import Freshness
 from bench.query_rows import Row, table
-from services.indexer.faiss_params import INDEX_TYPES, FaissParams
+from core.index.faiss_params import INDEX_TYPES, FaissParams
 
 SECTION = "Query (bench/query.py)"
 log = logging.getLogger("bench.query")
@@ -49,9 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: 10k vectors; prints only")
     p.add_argument("--no-write", action="store_true", help="print the table, leave docs alone")
     p.add_argument(
-        "--no-omp-default-row", dest="omp_default_row", action="store_false",
+        "--no-omp-default-row",
+        dest="omp_default_row",
+        action="store_false",
         help="skip the extra Flat ×1 row with shard-pool threads at the OpenMP default",
-    )  # fmt: skip
+    )
     p.add_argument("--hnsw-m", type=int, default=defaults.hnsw_m, help="FAISS HNSW M")
     p.add_argument("--ef-construction", type=int, default=defaults.ef_construction, help="FAISS")
     p.add_argument("--ef-search", type=int, default=defaults.ef_search, help="FAISS HNSW")
@@ -64,9 +66,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip an HNSW (FAISS or pgvector) build whose projected time exceeds this",
     )
     p.add_argument(
-        "--pg-workers", type=int, default=max(0, (os.cpu_count() or 1) - 1),
+        "--pg-workers",
+        type=int,
+        default=max(0, (os.cpu_count() or 1) - 1),
         help="max_parallel_maintenance_workers for the pgvector index build",
-    )  # fmt: skip
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.no_write = "10000", True

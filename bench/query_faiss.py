@@ -18,8 +18,8 @@ import numpy as np
 
 from bench.query_data import CHUNK, percentiles_ms, recall_at_k, rss_bytes
 from bench.query_rows import Row
-from services.indexer.faiss_params import FaissParams
-from services.indexer.faiss_shards import ShardedFaissIndex
+from core.index.faiss_params import FaissParams
+from core.index.faiss_shards import ShardedFaissIndex
 
 K, WARMUP = 10, 20
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catalens.paths import shared_path
+from core.paths import shared_path
 
 WARMUP_IMAGES, POLL_S, TIMEOUT_S = 2, 0.005, 60.0
 
@@ -45,7 +45,7 @@ def sample_images(n: int) -> list[Path]:
 
 def aligned_artifact() -> Path | None:
     """The trained aligned embedder under the default data dir, or None."""
-    from catalens.errors import ModelError
+    from core.errors import ModelError
     from services.embedder.factory import latest_aligned_artifact
 
     try:
@@ -57,7 +57,7 @@ def aligned_artifact() -> Path | None:
 async def measure(uploads: int) -> Freshness:
     from catalens.embedded.bootstrap import open_stack
     from catalens.embedded.catalog import EmbeddedCatalog
-    from catalens.settings import (
+    from core.settings import (
         CaptionerSettings,
         EmbedderSettings,
         PostgresSettings,
@@ -98,7 +98,7 @@ async def measure(uploads: int) -> Freshness:
 async def upload_until_visible(catalog: object, path: Path) -> tuple[float, int]:
     """Seconds from the upload call to the image's objects being searchable, and their count."""
     from catalens.embedded.catalog import EmbeddedCatalog
-    from catalens.errors import CatalensError
+    from core.errors import CatalensError
 
     assert isinstance(catalog, EmbeddedCatalog)
     data = path.read_bytes()
@@ -108,7 +108,7 @@ async def upload_until_visible(catalog: object, path: Path) -> tuple[float, int]
         raise result
     while time.perf_counter() - start < TIMEOUT_S:
         view = await catalog.get_image(result.image_id)
-        index = catalog.stack.indexes.get(catalog.model_key, "image")
+        index = catalog.stack.view.index.indexes.get(catalog.model_key, "image")
         if view and view.objects and index is not None:
             ids = [o.object_id for o in view.objects]
             visible = [await catalog.get_object(oid) for oid in ids]

@@ -22,8 +22,8 @@ import numpy as np
 from bench.query_data import CHUNK, percentiles_ms, recall_at_k
 from bench.query_faiss import WARMUP, K
 from bench.query_rows import Row
-from services.indexer.pg_server import EmbeddedPostgres
-from services.indexer.pg_store import PgStore
+from core.catalog.pg_server import EmbeddedPostgres
+from core.catalog.pg_store import PgStore
 
 IMAGE_ID = "bench-image"
 EXTRA = 500  # vectors inserted one batch at a time through PgStore.upsert_vectors

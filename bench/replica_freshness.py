@@ -1,7 +1,7 @@
 """Streaming freshness: an `ObjectsEmbedded` event → its vectors searchable in a query replica.
 
 Issue 5 asks that new vectors be visible to queries within 1 s p95 of their event. A query
-replica's FAISS copy is a `LogFollower` (services/indexer/log_follower.py); this bench produces
+replica's FAISS copy is a `LogFollower` (core/index/log_follower.py); this bench produces
 events one at a time to a fresh topic on the real Kafka (`catalens infra up`, through
 `infra.shared.shared_stack`) and stops the clock when the follower's index contains the event's
 objects, which is exactly when `index.search` can return them. The baseline in the same run is a
@@ -21,9 +21,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import machine_markdown, write_section
+from core.index.generations import Generation
+from core.index.log_follower import LogFollower
+from core.wire import identity_of
 from schemas import EmbeddedVector, EmbedderRef, ObjectsEmbedded, Vector, encode, partition_key
-from services.indexer.generations import Generation
-from services.indexer.log_follower import LogFollower
 
 SECTION = "Streaming freshness: event → searchable in a query replica (bench/replica_freshness.py)"
 PARTITIONS, DIM = 4, 256
@@ -46,11 +47,17 @@ def event(i: int, rng: np.random.Generator) -> ObjectsEmbedded:
     vectors = rng.normal(size=(3, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return ObjectsEmbedded(
-        producer="bench", image_id=f"img{i:06d}", image_uri=f"s3://bench/img{i:06d}.jpg",
+        producer="bench",
+        image_id=f"img{i:06d}",
+        image_uri=f"s3://bench/img{i:06d}.jpg",
         embedder=REF,
-        vectors=[EmbeddedVector(object_id=f"img{i:06d}-o{j}", modality="image",
-                                vector=Vector.from_numpy(v)) for j, v in enumerate(vectors)],
-    )  # fmt: skip
+        vectors=[
+            EmbeddedVector(
+                object_id=f"img{i:06d}-o{j}", modality="image", vector=Vector.from_numpy(v)
+            )
+            for j, v in enumerate(vectors)
+        ],
+    )
 
 
 async def measure(bootstrap: str, events: int, rate: float) -> dict[str, list[float]]:
@@ -83,7 +90,7 @@ async def measure(bootstrap: str, events: int, rate: float) -> dict[str, list[fl
             sent = time.perf_counter()
             await producer.send_and_wait(topic, encode(message), key=key)
             while True:
-                index = follower.index.indexes.get(REF.to_identity().key, "image")
+                index = follower.index.indexes.get(identity_of(REF).key, "image")
                 if index is not None and index.contains(first):
                     replica_s.append(time.perf_counter() - sent)
                     break
@@ -128,7 +135,7 @@ def report(results: dict[str, list[float]], events: int, rate: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from catalens.settings import Settings
+    from core.settings import Settings
     from infra.shared import shared_stack
 
     args = parse_args(argv)

@@ -31,7 +31,7 @@ from pathlib import Path
 from bench.common import machine, machine_markdown, write_section
 from bench.stream_pipeline import PhaseResult, measure_streaming, new_run_id
 from bench.stream_sequential import SequentialResult, measure_sequential
-from catalens.paths import shared_path
+from core.paths import shared_path
 
 SECTION = "Stream (bench/stream.py)"
 WARMUP = 2
@@ -70,7 +70,7 @@ def sample_images(n: int) -> list[tuple[str, bytes]]:
 
 
 def load_models():  # type: ignore[no-untyped-def]
-    from catalens.settings import Settings
+    from core.settings import Settings
     from services.detector.yolo import YoloDetector
     from services.embedder.factory import build_embedder
 
@@ -83,7 +83,7 @@ def load_models():  # type: ignore[no-untyped-def]
 def ensure_stack() -> tuple[str, list[str]]:
     """The admin DSN of the running stack; starts what is missing (returned, to stop later)."""
     import infra
-    from catalens.settings import Settings
+    from core.settings import Settings
 
     settings = Settings()
     started = infra.up(settings, only=["kafka", "minio", "postgres"])
@@ -93,15 +93,20 @@ def ensure_stack() -> tuple[str, list[str]]:
 def stop_stack(started: list[str]) -> None:
     if started:
         import infra
-        from catalens.settings import Settings
+        from core.settings import Settings
 
         infra.down(Settings(), only=started)
 
 
 def report(
-    args: argparse.Namespace, n: int, seqs: list[SequentialResult], phases: list[PhaseResult],
-    info: dict[str, str], models: str, run_id: str,
-) -> str:  # fmt: skip
+    args: argparse.Namespace,
+    n: int,
+    seqs: list[SequentialResult],
+    phases: list[PhaseResult],
+    info: dict[str, str],
+    models: str,
+    run_id: str,
+) -> str:
     rows = [
         "| run | images | objects | wall (s) | images/s | latency p50 (s) | latency p95 (s) "
         "| × best sequential images/s |",
@@ -218,9 +223,14 @@ async def main_async(args: argparse.Namespace) -> str:
         if not args.skip_sequential:
             log.info("sequential (%s): %d images", tag, len(photos))
             result = await asyncio.to_thread(
-                measure_sequential, photos, warmup, detector, embedder, settings,
+                measure_sequential,
+                photos,
+                warmup,
+                detector,
+                embedder,
+                settings,
                 f"{run_id}-{tag}",
-            )  # fmt: skip
+            )
             seqs.append(result)
             log.info("sequential (%s): %.2f img/s", tag, seqs[-1].images_per_s)
 
@@ -231,10 +241,18 @@ async def main_async(args: argparse.Namespace) -> str:
         try:
             with tempfile.TemporaryDirectory(prefix="catalens-bench-stream-") as tmp:
                 phases = await measure_streaming(
-                    photos, warmup, detector, embedder, run_id, Path(tmp), admin_dsn,
-                    paced=not args.skip_paced, captioner=args.captioner, bursts=args.bursts,
+                    photos,
+                    warmup,
+                    detector,
+                    embedder,
+                    run_id,
+                    Path(tmp),
+                    admin_dsn,
+                    paced=not args.skip_paced,
+                    captioner=args.captioner,
+                    bursts=args.bursts,
                     timeout_s=args.timeout,
-                )  # fmt: skip
+                )
         finally:
             await asyncio.to_thread(stop_stack, started)
         await sequential("after")

@@ -23,9 +23,9 @@ import asyncpg
 import numpy as np
 from pydantic import SecretStr
 
-from catalens.ports import Detector, Embedder
-from catalens.settings import Settings, StreamingSettings
-from catalens.storage_keys import crop_prefix
+from core.ports import Detector, Embedder
+from core.settings import Settings, StreamingSettings
+from core.storage_keys import crop_prefix
 from schemas import IMAGES, OBJECTS_DETECTED, OBJECTS_EMBEDDED, image_id_from_object
 
 log = logging.getLogger("bench.stream")
@@ -89,9 +89,13 @@ class Pipeline:
         key = f"{self.prefix}/{name}"
         t0 = time.perf_counter()
         put = await asyncio.to_thread(
-            self.client.put_object, self.bucket, key, io.BytesIO(data), len(data),
+            self.client.put_object,
+            self.bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
             content_type="image/jpeg",
-        )  # fmt: skip
+        )
         image_id = image_id_from_object(self.bucket, key, put.etag or "")
         self.watch.seen.setdefault(UPLOADED, {})[image_id] = time.perf_counter()
         self.keys.append(key)
@@ -153,7 +157,7 @@ class Pipeline:
         from aiokafka import AIOKafkaConsumer
         from aiokafka.structs import TopicPartition
 
-        from catalens.streaming.s3_events import decode_images_record
+        from core.streaming.s3_events import decode_images_record
 
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap_servers)
         await consumer.start()
@@ -279,10 +283,19 @@ async def running_pipeline(
 
 
 async def measure_streaming(
-    images: list[bytes], warmup: list[bytes], detector: Detector, embedder: Embedder,
-    run_id: str, data_dir: Path, admin_dsn: str, *, paced: bool, captioner: bool, bursts: int,
+    images: list[bytes],
+    warmup: list[bytes],
+    detector: Detector,
+    embedder: Embedder,
+    run_id: str,
+    data_dir: Path,
+    admin_dsn: str,
+    *,
+    paced: bool,
+    captioner: bool,
+    bursts: int,
     timeout_s: float,
-) -> list[PhaseResult]:  # fmt: skip
+) -> list[PhaseResult]:
     """Warm-up uploads, then (if `paced`) one image at a time, each waited for, then all images
     uploaded back to back (a burst, `bursts` times) and waited for: the throughput phases."""
     settings = stack_settings(data_dir, run_id)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from catalens.imaging import load_image
-from catalens.ports import Detector, Embedder
-from catalens.settings import Settings
+from core.imaging import load_image
+from core.index.indexes import IndexRegistry
+from core.ports import Detector, Embedder
+from core.settings import Settings
 from schemas import image_id_from_bytes, object_id
 from services.detector.crop_policy import make_crops
-from services.indexer.registry import IndexRegistry
 
 
 @dataclass
@@ -32,9 +32,13 @@ class SequentialResult:
 
 
 def ingest_one(
-    data: bytes, salt: str, detector: Detector, embedder: Embedder, settings: Settings,
+    data: bytes,
+    salt: str,
+    detector: Detector,
+    embedder: Embedder,
+    settings: Settings,
     indexes: IndexRegistry,
-) -> int:  # fmt: skip
+) -> int:
     """One image through the whole chain; returns the number of objects indexed."""
     image = load_image(data)
     image_id = image_id_from_bytes(salt.encode() + data)  # fresh ids on every run
@@ -48,9 +52,13 @@ def ingest_one(
 
 
 def measure_sequential(
-    images: list[bytes], warmup: list[bytes], detector: Detector, embedder: Embedder,
-    settings: Settings, run_id: str,
-) -> SequentialResult:  # fmt: skip
+    images: list[bytes],
+    warmup: list[bytes],
+    detector: Detector,
+    embedder: Embedder,
+    settings: Settings,
+    run_id: str,
+) -> SequentialResult:
     indexes = IndexRegistry(settings.index.n_shards, settings.index.index_type)
     try:
         for i, data in enumerate(warmup):

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from catalens.cli.infra_cmd import register
+from infra.cli import register
 
 app = typer.Typer(no_args_is_help=True)
 register(app)

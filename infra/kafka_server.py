@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from catalens.settings import Settings
+from core.settings import Settings
 from infra import procs, versions
 from infra.probes import kafka_ready, split_host_port
 
@@ -112,9 +112,12 @@ class KafkaServer:
         pid = procs.spawn(cmd, pidfile=self.pidfile, logfile=self.logfile, cwd=self.dir)
         log.info("kafka: started pid %d, waiting for %s", pid, self.bootstrap)
         waited = procs.wait_ready(
-            "kafka", self.healthy, timeout_s=self.timeout_s, pidfile=self.pidfile,
+            "kafka",
+            self.healthy,
+            timeout_s=self.timeout_s,
+            pidfile=self.pidfile,
             logfile=self.logfile,
-        )  # fmt: skip
+        )
         log.info("kafka: ready on %s (%.1f s)", self.bootstrap, waited)
 
     def stop(self) -> bool:
@@ -123,11 +126,17 @@ class KafkaServer:
     # -- helpers --------------------------------------------------------------------------------
     def _java(self) -> list[str]:
         return [
-            "java", f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            "java",
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
-            f"-Dkafka.logs.dir={self.dir / 'logs'}", "-cp", f"{self.home / 'libs'}/*",
-        ]  # fmt: skip
+            f"-Dkafka.logs.dir={self.dir / 'logs'}",
+            "-cp",
+            f"{self.home / 'libs'}/*",
+        ]
 
     def _write_config(self) -> Path:
         host, port = split_host_port(self.bootstrap)

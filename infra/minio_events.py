@@ -14,7 +14,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from minio import Minio
 from minio.notificationconfig import NotificationConfig, QueueConfig
 
-from catalens.settings import MinioSettings
+from core.settings import MinioSettings
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 
-from catalens.settings import Settings
+from core.settings import Settings
 from infra import procs, versions
 from infra.probes import http_ok, split_host_port
 
@@ -48,8 +48,9 @@ class MinioServer:
             raise procs.InfraError("MinIO is built from source: install Go >= 1.24 (`go`)")
         log.info(
             "minio: building %s@%s with go install (first run only; minutes on 2 cores) ...",
-            PACKAGE, versions.MINIO,
-        )  # fmt: skip
+            PACKAGE,
+            versions.MINIO,
+        )
         start = time.monotonic()
         env = {
             **os.environ,
@@ -83,9 +84,12 @@ class MinioServer:
         pid = procs.spawn(cmd, pidfile=self.pidfile, logfile=self.logfile, env=self.environment())
         log.info("minio: started pid %d, waiting for %s", pid, self.endpoint)
         waited = procs.wait_ready(
-            "minio", self.healthy, timeout_s=self.timeout_s, pidfile=self.pidfile,
+            "minio",
+            self.healthy,
+            timeout_s=self.timeout_s,
+            pidfile=self.pidfile,
             logfile=self.logfile,
-        )  # fmt: skip
+        )
         log.info("minio: ready on %s, console http://%s (%.1f s)", self.endpoint, console, waited)
 
     def stop(self) -> bool:

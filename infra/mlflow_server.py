@@ -7,7 +7,7 @@ import logging
 import sys
 from urllib.parse import urlsplit
 
-from catalens.settings import Settings
+from core.settings import Settings
 from infra import procs
 from infra.probes import http_ok
 
@@ -54,9 +54,12 @@ class MlflowServer:
         pid = procs.spawn(cmd, pidfile=self.pidfile, logfile=self.logfile, cwd=self.dir, env=env)
         log.info("mlflow: started pid %d, waiting for %s/health", pid, self.uri)
         waited = procs.wait_ready(
-            "mlflow", self.healthy, timeout_s=self.timeout_s, pidfile=self.pidfile,
+            "mlflow",
+            self.healthy,
+            timeout_s=self.timeout_s,
+            pidfile=self.pidfile,
             logfile=self.logfile,
-        )  # fmt: skip
+        )
         log.info("mlflow: ready on %s (%.1f s)", self.uri, waited)
 
     def stop(self) -> bool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import time
 
-from catalens.settings import Settings
+from core.catalog.pg_server import EmbeddedPostgres
+from core.settings import Settings
 from infra.probes import port_open
-from services.indexer.pg_server import EmbeddedPostgres
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from catalens.errors import CatalensError
+from core.errors import CatalensError
 
 log = logging.getLogger(__name__)
 

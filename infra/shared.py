@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from catalens.file_lock import folder_lock
-from catalens.settings import Settings
+from core.file_lock import folder_lock
+from core.settings import Settings
 from infra import procs
 from infra.stack import SERVICES, Endpoints, down, endpoints, up
 

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from catalens.file_lock import folder_lock
-from catalens.settings import Settings
+from core.file_lock import folder_lock
+from core.settings import Settings
 from infra import procs
 from infra.kafka_server import KafkaServer
 from infra.minio_events import configure_bucket, ensure_topic

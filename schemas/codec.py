@@ -53,9 +53,7 @@ def decode(
         raise from_validation_error(exc, title=str(raw["type"])) from None
 
 
-_HEAD = re.compile(
-    rb'^\{"event_id":"[^"]*","schema_version":"(\d+\.\d+)","type":"([a-z.]+)"'
-)
+_HEAD = re.compile(rb'^\{"event_id":"[^"]*","schema_version":"(\d+\.\d+)","type":"([a-z.]+)"')
 
 
 def _fast_path(
@@ -101,11 +99,19 @@ def _message_class(
         raise SchemaError(
             f"unknown message type {kind!r} (known: {', '.join(EVENT_TYPES)})", field="type"
         )
+    check_accepted(cls, expected)
+    return cls
+
+
+def check_accepted(
+    cls: type[Envelope], expected: type[Envelope] | tuple[type[Envelope], ...] | None
+) -> None:
+    """Raise SchemaError (field `type`) when `cls` is not one of the `expected` message types
+    (None or an empty tuple accepts every type). Both transports refuse alike with it."""
     allowed = expected if isinstance(expected, tuple) else (expected,) if expected else ()
     if allowed and cls not in allowed:
         names = ", ".join(type_name(c) for c in allowed)
-        raise SchemaError(f"expected {names}, got {kind}", field="type")
-    return cls
+        raise SchemaError(f"expected {names}, got {type_name(cls)}", field="type")
 
 
 def _newer_minor(cls: type[Envelope], version: Any) -> bool:

@@ -1,10 +1,22 @@
-"""`SchemaError`: a message that breaks its contract, with a one-line reason naming the field."""
+"""The reason-carrying error base (`CatalensError`) and `SchemaError`: a message that breaks its
+contract, with a one-line reason naming the field."""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
-from catalens.errors import CatalensError
+
+class CatalensError(Exception):
+    """Base for every error that carries a reason a user or a dead-letter header can read.
+
+    Subclasses set `reason` (a short snake_case word, the `x-reason` header of a dead letter);
+    an instance never changes it."""
+
+    reason: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class SchemaError(CatalensError):

@@ -12,10 +12,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from catalens.domain import Attributes, ModelIdentity, ObjectKind
 from schemas.base import BoxField, Id, Label, StrictModel, Uri
 from schemas.envelope import VERSION_PATTERN, Envelope
-from schemas.ids import s3_uri
+from schemas.ids import ObjectKind, s3_uri
 from schemas.vector import Vector
 
 Modality = Literal["image", "caption"]
@@ -30,27 +29,11 @@ class ModelRef(StrictModel):
     name: str = Field(min_length=1, description="model name or weights file")
     version: str = Field(min_length=1, description="weights version or checksum prefix")
 
-    @classmethod
-    def from_identity(cls, identity: ModelIdentity) -> ModelRef:
-        return cls(backend=identity.backend, name=identity.name, version=identity.version)
-
 
 class EmbedderRef(ModelRef):
     """Which embedding model produced the vectors; indexes are kept per embedder."""
 
     dim: int = Field(ge=1, le=65536, description="vector dimension")
-
-    @classmethod
-    def from_identity(cls, identity: ModelIdentity) -> EmbedderRef:
-        return cls(
-            backend=identity.backend,
-            name=identity.name,
-            version=identity.version,
-            dim=identity.dim,
-        )
-
-    def to_identity(self) -> ModelIdentity:
-        return ModelIdentity(self.backend, self.name, self.version, self.dim)
 
 
 class ImageUploaded(Envelope):
@@ -149,21 +132,6 @@ class CaptionAttributes(StrictModel):
     pattern: str | None = Field(default=None, description="e.g. striped, floral, plain")
     material: str | None = Field(default=None, description="e.g. leather, cotton")
     style: str | None = Field(default=None, description="e.g. casual, formal")
-
-    @classmethod
-    def from_domain(cls, attributes: Attributes) -> CaptionAttributes:
-        return cls(
-            category=attributes.category,
-            colours=list(attributes.colours),
-            pattern=attributes.pattern,
-            material=attributes.material,
-            style=attributes.style,
-        )
-
-    def to_domain(self) -> Attributes:
-        return Attributes(
-            self.category, tuple(self.colours), self.pattern, self.material, self.style
-        )
 
 
 class ObjectsCaptioned(Envelope):

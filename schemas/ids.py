@@ -9,11 +9,17 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Sequence
+from typing import Literal, Protocol
 from urllib.parse import quote, unquote
 
-from catalens.domain import Box, ObjectKind
-
 ID_HEX_CHARS = 32
+ObjectKind = Literal["object", "image"]
+
+
+class HasCoordinates(Protocol):
+    """A pixel box that can spell itself as (x1, y1, x2, y2), e.g. `core.domain.Box`."""
+
+    def as_tuple(self) -> tuple[int, int, int, int]: ...
 
 
 def _digest(*parts: str) -> str:
@@ -42,9 +48,11 @@ def image_id_from_object(bucket: str, key: str, etag: str) -> str:
     return _digest("s3", bucket, key, etag.strip('"'))
 
 
-def object_id(image_id: str, kind: ObjectKind, box: Box | Sequence[int], label: str) -> str:
+def object_id(
+    image_id: str, kind: ObjectKind, box: HasCoordinates | Sequence[int], label: str
+) -> str:
     """Id of one object in one image: stable for the same image id, kind, pixel box and label."""
-    coords = box.as_tuple() if isinstance(box, Box) else tuple(box)
+    coords = box.as_tuple() if hasattr(box, "as_tuple") else tuple(box)
     if len(coords) != 4:
         raise ValueError(f"box: expected 4 integers, got {coords!r}")
     ints = [operator.index(c) for c in coords]  # numpy ints pass, floats raise TypeError

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.indexer.pg_server import EmbeddedPostgres
+from core.catalog.pg_server import EmbeddedPostgres
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +75,8 @@ FEATURE_CACHE = Path(
 
 @pytest.fixture(scope="session")
 def yolo_detector():  # type: ignore[no-untyped-def]
-    from catalens.paths import shared_path
-    from catalens.settings import DetectorSettings
+    from core.paths import shared_path
+    from core.settings import DetectorSettings
     from services.detector.yolo import YoloDetector
 
     if shared_path("models", "yolov8n-coco", "yolov8n_int8.tflite") is None:
@@ -88,8 +88,8 @@ def yolo_detector():  # type: ignore[no-untyped-def]
 def aligned_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An aligned embedder trained for the tests on 2,000 shared products (tower features are
     cached outside the clone, so only the first run extracts them)."""
-    from catalens.paths import shared_path
-    from services.embedder.aligned.train import TrainConfig, train_aligned
+    from catalens.training.aligned.train import TrainConfig, train_aligned
+    from core.paths import shared_path
 
     data = shared_path("datasets", "fashion-products")
     if data is None:
@@ -97,9 +97,13 @@ def aligned_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("aligned")
     result = train_aligned(
         TrainConfig(
-            data=data, data_dir=root, out_dir=root / "models", cache_dir=FEATURE_CACHE,
-            limit=2000, holdout=200,
+            data=data,
+            data_dir=root,
+            out_dir=root / "models",
+            cache_dir=FEATURE_CACHE,
+            limit=2000,
+            holdout=200,
         )
-    )  # fmt: skip
+    )
     assert result.metrics["t2i_r10"] > 0.3, result.metrics
     return result.artifact_path

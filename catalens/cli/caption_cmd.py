@@ -26,10 +26,19 @@ HELP = "\n\n".join(
 
 def _as_json(path: Path, caption: Any) -> str:
     a = caption.attributes
-    attributes = {"category": a.category, "colours": list(a.colours), "pattern": a.pattern,
-                  "material": a.material, "style": a.style}  # fmt: skip
-    record = {"path": str(path), "caption": caption.caption, "attributes": attributes,
-              "model": caption.model}  # fmt: skip
+    attributes = {
+        "category": a.category,
+        "colours": list(a.colours),
+        "pattern": a.pattern,
+        "material": a.material,
+        "style": a.style,
+    }
+    record = {
+        "path": str(path),
+        "caption": caption.caption,
+        "attributes": attributes,
+        "model": caption.model,
+    }
     return json.dumps(record)
 
 
@@ -46,9 +55,9 @@ async def _caption_all(captioner: Any, paths: list[Path], label: str) -> int:
 
 
 async def _caption_one(captioner: Any, path: Path, label: str) -> bool:
-    from catalens.domain import Box, Crop
-    from catalens.errors import CatalensError
-    from catalens.imaging import load_image_file
+    from core.domain import Box, Crop
+    from core.errors import CatalensError
+    from core.imaging import load_image_file
 
     try:
         image = await asyncio.to_thread(load_image_file, path)
@@ -72,8 +81,8 @@ def caption(
         False, "--zero-shot", help="offline: pattern and finer category from the embedder"
     ),
 ) -> None:
-    from catalens.errors import CatalensError
-    from catalens.settings import Settings
+    from core.errors import CatalensError
+    from core.settings import Settings
     from services.captioner import build_captioner
 
     settings = Settings()

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from PIL import Image
     from pydantic import ValidationError
 
-    from catalens.domain import Crop
-    from catalens.settings import CropSettings
+    from core.domain import Crop
+    from core.settings import CropSettings
     from services.detector.yolo import YoloDetector
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -64,8 +64,8 @@ def detect(
 ) -> None:
     from pydantic import ValidationError
 
-    from catalens.errors import CatalensError
-    from catalens.settings import DetectorSettings, Settings
+    from core.errors import CatalensError
+    from core.settings import DetectorSettings, Settings
     from services.detector.yolo import YoloDetector
 
     names = [name.strip() for item in classes for name in item.split(",") if name.strip()]
@@ -107,8 +107,8 @@ def _detect_batch(
     draw_dir: Path | None,
 ) -> int:
     """Print one JSON line per file (in order, failures included); return how many failed."""
-    from catalens.errors import CatalensError
-    from catalens.imaging import load_image_file
+    from core.errors import CatalensError
+    from core.imaging import load_image_file
     from services.detector.crop_policy import make_crops
 
     loaded = []
@@ -150,8 +150,8 @@ def _write_outputs(
     crops_dir: Path | None,
     draw_dir: Path | None,
 ) -> None:
-    from catalens.imaging import encode_jpeg
-    from services.detector.draw import draw_crops
+    from core.drawing import LabelledBox, draw_boxes
+    from core.imaging import encode_jpeg
 
     name = _output_name(path)
     if crops_dir is not None:
@@ -162,7 +162,10 @@ def _write_outputs(
             (folder / f"{i:02d}-{label}.jpg").write_bytes(encode_jpeg(crop.image))
     if draw_dir is not None:
         draw_dir.mkdir(parents=True, exist_ok=True)
-        (draw_dir / f"{name}.jpg").write_bytes(encode_jpeg(draw_crops(image, crops)))
+        boxes = [
+            LabelledBox(c.box.as_tuple(), c.label, c.score) for c in crops if c.kind == "object"
+        ]
+        (draw_dir / f"{name}.jpg").write_bytes(encode_jpeg(draw_boxes(image, boxes)))
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -20,8 +20,8 @@ def list_reasons(
 ) -> None:
     """Count the dead letters of each topic by reason (reads every `<topic>.dlq` from the
     start; nothing is consumed)."""
-    from catalens.settings import Settings
-    from catalens.streaming.dlq_replay import summarize
+    from core.settings import Settings
+    from core.streaming.dlq_replay import summarize
     from schemas.topics import ALL
 
     settings = Settings()
@@ -49,8 +49,8 @@ def replay(
     """Send the dead letters of TOPIC back to the topic each came from, once: a consumer group
     remembers what was replayed (or passed over). Fix the cause first (a missing crop, a
     captioner outage); a record that fails again is dead-lettered again, with its reason."""
-    from catalens.settings import Settings
-    from catalens.streaming.dlq_replay import replay as run_replay
+    from core.settings import Settings
+    from core.streaming.dlq_replay import replay as run_replay
 
     settings = Settings()
 
@@ -58,9 +58,13 @@ def replay(
         try:
             with record_progress(f"replay {topic}.dlq") as progress:
                 stats = await run_replay(
-                    settings.kafka.bootstrap_servers, topic, settings.streaming.group_prefix,
-                    reason or (), dry_run, progress,
-                )  # fmt: skip
+                    settings.kafka.bootstrap_servers,
+                    topic,
+                    settings.streaming.group_prefix,
+                    reason or (),
+                    dry_run,
+                    progress,
+                )
         except ValueError as exc:
             typer.echo(f"error: {exc}", err=True)
             return 2

@@ -41,9 +41,9 @@ def embed(
     device: str | None = typer.Option(None, help="cpu | cuda"),
     full: bool = typer.Option(False, "--full", help="print every value, not the first 8"),
 ) -> None:
-    from catalens.errors import CatalensError
-    from catalens.imaging import load_image_file
-    from catalens.settings import EmbedderSettings, Settings
+    from core.errors import CatalensError
+    from core.imaging import load_image_file
+    from core.settings import EmbedderSettings, Settings
     from services.embedder.factory import build_embedder
 
     if not paths and not text:
@@ -65,8 +65,11 @@ def embed(
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
 
-    identity = {"backend": embedder.identity.backend, "name": embedder.identity.name,
-                "version": embedder.identity.version}  # fmt: skip
+    identity = {
+        "backend": embedder.identity.backend,
+        "name": embedder.identity.name,
+        "version": embedder.identity.version,
+    }
     failed = 0
     for path in paths or []:
         try:

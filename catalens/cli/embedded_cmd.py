@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from catalens.settings import Settings
+from core.settings import Settings
 
 DATA_DIR_HELP = "where models, the embedded Postgres and crops live (CATALENS_DATA_DIR)"
 

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from catalens.cli.progress import record_progress
-from catalens.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
-    from services.indexer.generations import GenerationStore
+    from core.index.generations import GenerationStore
 
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[GenerationStore]:
-    from services.indexer.generations import open_generation_store
+    from core.index.generations import open_generation_store
 
     yield await open_generation_store(settings)
 
@@ -38,7 +38,7 @@ def replay(
     """Rebuild the serving generation's FAISS shards from the log and write their snapshots
     (each with the offset it reflects). From offset 0 by default: the result depends on the
     log alone, so it repairs any snapshot. Replicas pick the snapshots up when they restart."""
-    from services.indexer.index_jobs import build
+    from core.index.index_jobs import build
 
     settings = Settings()
 
@@ -47,9 +47,12 @@ def replay(
             generation = await store.live()
             with record_progress(f"replay {generation.topic}") as progress:
                 stats = await build(
-                    generation, settings.kafka.bootstrap_servers, store,
-                    restore=from_snapshots, progress=progress,
-                )  # fmt: skip
+                    generation,
+                    settings.kafka.bootstrap_servers,
+                    store,
+                    restore=from_snapshots,
+                    progress=progress,
+                )
         typer.echo(
             f"{stats.generation}: {stats.records} records, {stats.vectors} vectors in "
             f"{stats.seconds:.1f} s; snapshots at offsets {stats.positions}"
@@ -76,8 +79,8 @@ def reindex(
     """Build a new index generation from the log beside the serving one, switch the `live`
     alias atomically (replicas move over once caught up; queries never stop), then drop the
     old generation's snapshots."""
-    from services.indexer.faiss_params import check_index_type
-    from services.indexer.index_jobs import reindex as run_reindex
+    from core.index.faiss_params import check_index_type
+    from core.index.index_jobs import reindex as run_reindex
 
     settings = Settings()
     try:
@@ -93,9 +96,14 @@ def reindex(
         async with _store(settings) as store:
             with record_progress(f"build {index_type}") as progress:
                 old, new, stats = await run_reindex(
-                    store, settings.kafka.bootstrap_servers, index_type,
-                    drop_after, progress, topic, embedder,
-                )  # fmt: skip
+                    store,
+                    settings.kafka.bootstrap_servers,
+                    index_type,
+                    drop_after,
+                    progress,
+                    topic,
+                    embedder,
+                )
         typer.echo(
             f"alias {settings.index.alias}: {old.name} → {new.name} ({stats.vectors} vectors)"
         )
@@ -115,11 +123,11 @@ async def _reembed(
     settings: Settings, model: str, backend: str | None
 ) -> tuple[str, dict[str, str]]:
     """Embed the log's crops and captions with `model` into its own topic; (topic, settings)."""
-    from catalens.adapters.minio_store import open_minio_store
-    from catalens.streaming.topics import ensure_topics
+    from core.index.generations import slug
+    from core.storage.minio_store import open_minio_store
+    from core.streaming.topics import ensure_topics
     from services.embedder.factory import build_embedder
     from services.embedder.reembed import reembed
-    from services.indexer.generations import slug
 
     config = settings.embedder.model_copy(
         update={"backend": backend or settings.embedder.backend, "model": model}
@@ -138,8 +146,10 @@ async def _reembed(
             topic,
             progress=progress,
         )
-    typer.echo(f"re-embedded {stats.read} events into {topic}: {stats.produced} out, "
-               f"{stats.skipped} skipped")  # fmt: skip
+    typer.echo(
+        f"re-embedded {stats.read} events into {topic}: {stats.produced} out, "
+        f"{stats.skipped} skipped"
+    )
     return topic, {"key": key, "backend": config.backend, "model": str(config.model)}
 
 
@@ -149,8 +159,8 @@ def check(
     """Compare the log, pgvector rows and the FAISS ids a replica would serve (snapshots + tail)
     at one cut of the log; list missing, extra and stale vectors. Exit 1 on any drift. Run it
     when ingest is quiet: rows the indexer has not reached yet count as missing."""
-    from services.indexer.index_jobs import check as run_check
-    from services.indexer.pg_open import open_pg
+    from core.catalog.pg_open import open_pg
+    from core.index.index_jobs import check as run_check
 
     settings = Settings()
 
@@ -158,9 +168,11 @@ def check(
         async with _store(settings) as store, open_pg(settings) as (pg, _server):
             with record_progress("read the log") as progress:
                 drifts = await run_check(
-                    store, settings.kafka.bootstrap_servers, pg,
+                    store,
+                    settings.kafka.bootstrap_servers,
+                    pg,
                     progress,
-                )  # fmt: skip
+                )
         if as_json:
             typer.echo(json.dumps([d.__dict__ for d in drifts], indent=2))
         for d in drifts if not as_json else ():

@@ -1,8 +1,26 @@
-"""`catalens` command line. Each command lives in its own module and is registered here."""
+"""`catalens` command line. Each command lives in its own module and is registered here.
+
+Command modules import their heavy dependencies (torch, ultralytics, faiss) inside the commands,
+so `catalens --help` starts fast."""
 
 from __future__ import annotations
 
 import typer
+
+from catalens.cli import (
+    caption_cmd,
+    data_cmd,
+    detect_cmd,
+    dlq_cmd,
+    embed_cmd,
+    embedded_cmd,
+    index_cmd,
+    mlops_cmd,
+    run_cmd,
+    schemas_cmd,
+    train_cmd,
+)
+from infra import cli as infra_cmd
 
 app = typer.Typer(
     name="catalens",
@@ -11,14 +29,21 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-
-def _register() -> None:
-    from catalens.cli import models_cmds
-
-    models_cmds.register(app)
-
-
-_register()
+for module in (
+    detect_cmd,
+    embed_cmd,
+    caption_cmd,
+    train_cmd,
+    schemas_cmd,
+    embedded_cmd,
+    infra_cmd,
+    run_cmd,
+    data_cmd,
+    index_cmd,
+    dlq_cmd,
+    mlops_cmd,
+):
+    module.register(app)
 
 if __name__ == "__main__":
     app()

@@ -25,9 +25,14 @@ def record_progress(what: str) -> Iterator[Callable[[int, int], None]]:
             return f"{speed:,.0f} rec/s" if speed else "— rec/s"
 
     columns = (
-        TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-        RecordsPerSecond(), TextColumn("ETA"), TimeRemainingColumn(),
-    )  # fmt: skip
+        TextColumn(f"[bold]{what}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        RecordsPerSecond(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns) as bar:
         task = bar.add_task(what, total=None)
 

@@ -19,21 +19,25 @@ def run(
     """Run one service on the real stack. Pipeline services consume their topics, publish
     downstream and commit when the effect is durable; `query` serves search + UI over Postgres
     and its own FAISS replica fed by objects.embedded (CATALENS_QUERY__PORT)."""
-    from catalens.settings import Settings
-    from catalens.streaming.service import SERVICES, main
+    from core.settings import Settings
+    from core.streaming.service import run_service
+    from services.captioner.app import create_app as captioner
+    from services.detector.app import create_app as detector
+    from services.embedder.app import create_app as embedder
+    from services.indexer.app import create_app as indexer
+    from services.query.serve_streaming import main as serve_query
 
     if service == "query":
-        from services.query.serve_streaming import main as serve_query
-
         serve_query(Settings())
         return
-    if service not in SERVICES:
+    apps = {"detector": detector, "captioner": captioner, "embedder": embedder, "indexer": indexer}
+    if service not in apps:
         typer.echo(f"error: unknown service {service!r}; choose {SERVICE_HELP}", err=True)
         raise typer.Exit(2)
     settings = Settings()
     if metrics_port is not None:
         settings.streaming.metrics_port = metrics_port
-    raise typer.Exit(main(service, settings))
+    raise typer.Exit(run_service(service, apps[service], settings))
 
 
 def register(app: typer.Typer) -> None:

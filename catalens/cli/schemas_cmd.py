@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from catalens.paths import REPO_ROOT
+from core.paths import REPO_ROOT
 
 DEFAULT_JSON_DIR = REPO_ROOT / "schemas" / "json"
 DEFAULT_DOCS = REPO_ROOT / "docs" / "schemas.md"

@@ -50,8 +50,8 @@ def embedder(
     from rich.console import Console
     from rich.table import Table
 
-    from services.embedder.aligned.fit import FitParams
-    from services.embedder.aligned.train import TrainConfig, train_aligned
+    from catalens.training.aligned.fit import FitParams
+    from catalens.training.aligned.train import TrainConfig, train_aligned
 
     if limit is not None:
         holdout = min(holdout, max(1, limit // 3))
@@ -116,7 +116,7 @@ def detector(
     from rich.console import Console
 
     from catalens.mlops.detector_training import DetectorTrainConfig, load_trained, train_detector
-    from catalens.paths import default_data_dir
+    from core.paths import default_data_dir
 
     if log_existing is not None:
         result = load_trained(log_existing)
@@ -124,10 +124,18 @@ def detector(
         raise typer.BadParameter("give --data (or --log-existing RUN_DIR)")
     else:
         config = DetectorTrainConfig(
-            data=data, out=out or default_data_dir() / "runs", name=name, model=model,
-            epochs=epochs, imgsz=imgsz, batch=batch, limit=limit, device=device,
-            workers=workers, hours=hours,
-        )  # fmt: skip
+            data=data,
+            out=out or default_data_dir() / "runs",
+            name=name,
+            model=model,
+            epochs=epochs,
+            imgsz=imgsz,
+            batch=batch,
+            limit=limit,
+            device=device,
+            workers=workers,
+            hours=hours,
+        )
         result = train_detector(config)
     console = Console()
     console.print_json(data={k: round(v, 4) for k, v in result.metrics.items()})

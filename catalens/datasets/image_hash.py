@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from catalens.errors import ImageError
-from catalens.imaging import ImageLimits, load_image
+from core.errors import ImageError
+from core.imaging import ImageLimits, load_image
 
 HASH_BYTES = 16
 _HASH_LIMITS = ImageLimits(min_side=2)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from catalens.paths import shared_path
+from core.paths import shared_path
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 SPLIT_KEYS = ("train", "val", "test")

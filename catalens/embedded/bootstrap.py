@@ -1,13 +1,16 @@
-"""The embedded default's one bootstrap: every service's handlers in one process, on an
-in-process bus, over a folder object store, an embedded Postgres + pgvector and in-memory FAISS.
+"""The embedded default's composition root: every service's routes (`services/*/routes.py`, the
+same lists the Kafka apps run) subscribed on an in-process bus, over a folder object store, an
+embedded Postgres + pgvector and an in-memory FAISS view (`LogIndex`, the real stack's writer,
+fed as a one-partition log).
 
-`open_stack(settings)` builds the adapters (models load once), rebuilds FAISS from the stored
-vectors so later starts take seconds, wires the handlers, and closes everything on exit."""
+`open_stack(settings)` builds the adapters (models load once), rebuilds the FAISS view from the
+stored vectors so later starts take seconds, subscribes the routes, and closes everything on
+exit."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -17,21 +20,27 @@ from datetime import UTC, datetime
 
 import faiss
 
-from catalens.adapters.folder_store import FolderObjectStore
-from catalens.bus import DeadLetter, Handler, InProcessBus
-from catalens.inference import ModelRunner, close_quietly
-from catalens.ports import Captioner, Detector, Embedder
-from catalens.settings import Settings
-from schemas import IMAGES, OBJECTS_CAPTIONED, OBJECTS_DETECTED, OBJECTS_EMBEDDED
-from services.captioner import handler as captioner_handler
-from services.detector import handler as detector_handler
-from services.embedder import handler as embedder_handler
-from services.indexer import handler as indexer_handler
-from services.indexer.faiss_params import FaissParams
-from services.indexer.pg_open import open_pg
-from services.indexer.pg_server import EmbeddedPostgres
-from services.indexer.pg_store import PgStore
-from services.indexer.registry import IndexRegistry
+from core.bus import InProcessBus, RetryPolicy
+from core.catalog.pg_open import open_pg
+from core.catalog.pg_server import EmbeddedPostgres
+from core.catalog.pg_store import PgStore
+from core.index.faiss_params import FaissParams
+from core.index.log_index import LogIndex
+from core.inference import ModelRunner, close_quietly
+from core.ports import Captioner, Detector, Embedder
+from core.routes import DeadLetter
+from core.settings import Settings
+from core.storage.folder_store import FolderObjectStore
+from core.wire import embedder_ref
+from schemas import EmbeddedVector, ObjectsEmbedded, Vector
+from services.captioner import routes as captioner_routes
+from services.captioner.handler import CaptionerPorts
+from services.detector import routes as detector_routes
+from services.detector.handler import DetectorPorts
+from services.embedder import routes as embedder_routes
+from services.embedder.handler import EmbedderPorts
+from services.indexer import routes as indexer_routes
+from services.indexer.handler import IndexerPorts, LogView, handle_view
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +51,7 @@ class EmbeddedStack:
     bus: InProcessBus
     pg: PgStore
     store: FolderObjectStore
-    indexes: IndexRegistry
+    view: LogView  # the FAISS view searches read (`view.index.indexes`)
     detector: Detector
     embedder: Embedder
     captioner: Captioner
@@ -63,10 +72,13 @@ async def open_stack(
     faiss.omp_set_num_threads(1)  # shards already search in parallel; nested OpenMP thrashes
     async with open_pg(settings) as (pg, server):
         detect_runner, embed_runner = ModelRunner("detector"), ModelRunner("embedder")
-        indexes = IndexRegistry(
-            settings.index.n_shards,
-            settings.index.index_type,
-            FaissParams(device=settings.index.device),
+        view = LogView(
+            LogIndex(
+                settings.streaming.embedded_topic,
+                partitions=1,
+                index_type=settings.index.index_type,
+                params=FaissParams(device=settings.index.device),
+            )
         )
         captioner_in_use: Captioner | None = captioner
         try:
@@ -77,20 +89,35 @@ async def open_stack(
                 embedder if embedder else await embed_runner.run(_load_embedder, settings)
             )
             captioner_in_use = captioner or _load_captioner(settings, the_embedder)
-            await rebuild_indexes(pg, indexes, the_embedder)
-            bus = InProcessBus()
+            await rebuild_view(pg, view, the_embedder)
+            streaming = settings.streaming
+            bus = InProcessBus(
+                RetryPolicy(
+                    streaming.retry_attempts,
+                    streaming.retry_backoff_s,
+                    streaming.retry_backoff_max_s,
+                )
+            )
             bus.on_dead_letter = functools.partial(_record_dead_letter, settings)
             stack = EmbeddedStack(
-                settings, bus, pg, FolderObjectStore(settings.data_dir / "objects"), indexes,
-                the_detector, the_embedder, captioner_in_use, embed_runner, server,
-            )  # fmt: skip
-            _wire(stack, detect_runner)
+                settings,
+                bus,
+                pg,
+                FolderObjectStore(settings.data_dir / "objects"),
+                view,
+                the_detector,
+                the_embedder,
+                captioner_in_use,
+                embed_runner,
+                server,
+            )
+            _subscribe(stack, detect_runner)
             yield stack
         finally:
             await close_quietly(captioner_in_use)
             detect_runner.close()
             embed_runner.close()
-            indexes.close()
+            view.index.close()
 
 
 def _load_detector(settings: Settings) -> Detector:
@@ -111,40 +138,52 @@ def _load_captioner(settings: Settings, embedder: Embedder) -> Captioner:
     return build_captioner(settings.captioner, embedder)
 
 
-async def rebuild_indexes(pg: PgStore, indexes: IndexRegistry, embedder: Embedder) -> int:
-    """Load the stored vectors of the current model into FAISS; returns how many."""
-    key, total = embedder.identity.key, 0
-    for modality in ("image", "caption"):
-        ids, vectors = await pg.vectors(key, modality)
-        if ids:
-            index = indexes.get_or_create(key, modality, vectors.shape[1])
-            await asyncio.to_thread(index.upsert, ids, vectors)
-            total += len(ids)
-    log.info("FAISS rebuilt from pgvector: %d vectors of %s", total, key)
+async def rebuild_view(pg: PgStore, view: LogView, embedder: Embedder) -> int:
+    """Replay the stored vectors of the current model into the FAISS view, one message per
+    image as the embedder would have sent them; returns how many vectors."""
+    identity, total = embedder.identity, 0
+    ref = embedder_ref(identity)
+    rows = await pg.vector_rows(identity.key)
+    for image_id, group in itertools.groupby(rows, key=lambda r: r["image_id"]):
+        items = list(group)
+        message = ObjectsEmbedded(
+            producer="indexer",
+            image_id=image_id,
+            image_uri=items[0]["image_uri"],
+            embedder=ref,
+            vectors=[
+                EmbeddedVector(
+                    object_id=r["object_id"],
+                    modality=r["modality"],
+                    vector=Vector.from_numpy(r["embedding"]),
+                )
+                for r in items
+            ],
+        )
+        await handle_view([message], view)
+        total += len(items)
+    log.info("FAISS view rebuilt from pgvector: %d vectors of %s", total, identity.key)
     return total
 
 
-def _wire(stack: EmbeddedStack, detect_runner: ModelRunner) -> None:
-    crop = stack.settings.detector.crop
-    detector_ports = detector_handler.DetectorPorts(
-        stack.store, stack.store, stack.detector, detect_runner, crop
+def _subscribe(stack: EmbeddedStack, detect_runner: ModelRunner) -> None:
+    """Every service's routes, exactly as its Kafka app declares them, on the bus."""
+    settings = stack.settings
+    detector = DetectorPorts(
+        stack.store, stack.store, stack.detector, detect_runner, settings.detector.crop
     )
-    embedder_ports = embedder_handler.EmbedderPorts(stack.store, stack.embedder, stack.embed_runner)
-    captioner_ports = captioner_handler.CaptionerPorts(stack.store, stack.captioner)
-    indexer_ports = indexer_handler.IndexerPorts(stack.pg, stack.indexes)
-    batch = stack.settings.detector.batch_size
+    embedder = EmbedderPorts(
+        stack.store, stack.embedder, stack.embed_runner, settings.streaming.embedded_topic
+    )
     routes = [
-        (IMAGES, "detector", detector_handler.handle_images, detector_ports, batch),
-        (OBJECTS_DETECTED, "indexer", indexer_handler.handle_detected, indexer_ports, 64),
-        (OBJECTS_DETECTED, "embedder", embedder_handler.handle_detected, embedder_ports, batch),
-        (OBJECTS_DETECTED, "captioner", captioner_handler.handle_detected, captioner_ports, batch),
-        (OBJECTS_CAPTIONED, "indexer", indexer_handler.handle_captioned, indexer_ports, 256),
-        (OBJECTS_CAPTIONED, "embedder", embedder_handler.handle_captioned, embedder_ports, 64),
-        (OBJECTS_EMBEDDED, "indexer", indexer_handler.handle_embedded, indexer_ports, 64),
+        *detector_routes.routes(settings, detector),
+        *indexer_routes.routes(settings, IndexerPorts(stack.pg)),
+        *embedder_routes.routes(settings, embedder),
+        *captioner_routes.routes(settings, CaptionerPorts(stack.store, stack.captioner)),
+        indexer_routes.view_route(settings, stack.view),
     ]
-    for topic, name, handler, ports, size in routes:
-        bound: Handler = functools.partial(handler, ports=ports)  # type: ignore[misc,arg-type,operator]
-        stack.bus.subscribe(topic, name, bound, size)
+    for route in routes:
+        stack.bus.subscribe(route)
 
 
 def _record_dead_letter(settings: Settings, topic: str, dead: DeadLetter) -> None:

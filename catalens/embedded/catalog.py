@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from catalens.embedded.bootstrap import EmbeddedStack, open_stack
-from catalens.errors import CatalensError, ImageError
-from catalens.imaging import ImageLimits, load_image
-from catalens.search_catalog import SearchCatalog, read_or_none
-from catalens.settings import Settings
-from catalens.storage_keys import crop_prefix, image_key
+from core.errors import CatalensError, ImageError
+from core.imaging import ImageLimits, load_image
+from core.settings import Settings
+from core.storage_keys import crop_prefix, image_key
 from schemas import IMAGES, ImageDeleted, ImageUploaded, image_id_from_bytes
 from services.query.ports import IngestResult
+from services.query.search import SearchCatalog, read_or_none
 
 BUCKET = "catalog"
 PRODUCER = "query"
@@ -29,7 +29,7 @@ class EmbeddedCatalog(SearchCatalog):
     def __init__(self, stack: EmbeddedStack, limits: ImageLimits | None = None) -> None:
         super().__init__(
             stack.pg,
-            stack.indexes,
+            stack.view.index.indexes,
             stack.embedder,
             stack.embed_runner,
             stack.store,

@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from catalens.embedded.catalog import EmbeddedCatalog
-from catalens.errors import ImageError
+from core.errors import ImageError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ async def ingest_files(
                     stats.new += 1
                     stats.objects += result.objects
             bar.update(len(chunk))
-            bar.set_postfix(new=stats.new, seen=stats.duplicate, bad=stats.rejected,
-                            objects=stats.objects)  # fmt: skip
+            bar.set_postfix(
+                new=stats.new, seen=stats.duplicate, bad=stats.rejected, objects=stats.objects
+            )
     return stats

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from catalens.errors import ModelError
-from catalens.paths import shared_path
-from catalens.settings import Settings
+from core.errors import ModelError
+from core.paths import shared_path
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 DEMO_TRAIN_PRODUCTS = 4000
@@ -38,7 +38,7 @@ def ensure_aligned_model(settings: Settings, train_limit: int = DEMO_TRAIN_PRODU
 
 
 def _train(settings: Settings, data: Path, limit: int) -> Path:
-    from services.embedder.aligned.train import TrainConfig, train_aligned
+    from catalens.training.aligned.train import TrainConfig, train_aligned
 
     bars: dict[str, tqdm] = {}
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 
-from catalens.settings import QuerySettings
+from core.settings import QuerySettings
 from services.query.app import create_app
 from services.query.ports import Catalog
 

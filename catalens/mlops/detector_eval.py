@@ -48,9 +48,17 @@ def evaluate_weights(
 
             model = YOLO(str(weights), task="detect")
             found = model.val(
-                data=str(data_yaml), split=split, imgsz=imgsz, batch=batch, device=device,
-                workers=0, plots=False, verbose=False, project=str(work), name="val",
-            )  # fmt: skip
+                data=str(data_yaml),
+                split=split,
+                imgsz=imgsz,
+                batch=batch,
+                device=device,
+                workers=0,
+                plots=False,
+                verbose=False,
+                project=str(work),
+                name="val",
+            )
         images = count_images(data_yaml, split)
     return Evaluation(weights, split, images, box_metrics(found))
 
@@ -67,8 +75,9 @@ def evaluate_reference(
 ) -> Evaluation:
     """Evaluate a weights path or a `models:/name@alias` version; log the metrics to MLflow and
     tag a registered version with them."""
-    from catalens.mlops.registry import SCHEME, default_cache_dir, resolve_registered
-    from catalens.mlops.tracking import default_tracking_uri, metric_key, tracking_at
+    from catalens.mlops.tracking import metric_key
+    from core.models.registry import SCHEME, default_cache_dir, resolve_registered
+    from core.models.tracking import default_tracking_uri, tracking_at
 
     uri = default_tracking_uri(tracking_uri)
     name = version = None

@@ -47,7 +47,7 @@ def promote(
     `catalens evaluate detector`, and move `production_alias` when `decide` says so."""
     from mlflow.exceptions import MlflowException
 
-    from catalens.mlops.tracking import default_tracking_uri, tracking_at
+    from core.models.tracking import default_tracking_uri, tracking_at
 
     tag = f"eval.{split}.{metric}"
     with tracking_at(default_tracking_uri(tracking_uri)) as mlflow:
@@ -62,17 +62,22 @@ def promote(
         current = _score(production, tag)
         if production is not None and current is None:
             return Decision(
-                False, f"@{production_alias} (version {production.version}) has no {tag}: "
+                False,
+                f"@{production_alias} (version {production.version}) has no {tag}: "
                 "evaluate it on the same split first",
-            )  # fmt: skip
+            )
         decision = decide(_score(candidate.tags, tag), current, min_delta)
         if decision.promote:
             client.set_registered_model_alias(name, production_alias, candidate.version)
             client.set_model_version_tag(name, candidate.version, "promoted_from", _v(production))
     return Decision(
-        decision.promote, decision.reason, decision.candidate, decision.production,
-        str(candidate.version), _v(production) or None,
-    )  # fmt: skip
+        decision.promote,
+        decision.reason,
+        decision.candidate,
+        decision.production,
+        str(candidate.version),
+        _v(production) or None,
+    )
 
 
 def _score(tags_or_version: object, tag: str) -> float | None:

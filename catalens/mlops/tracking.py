@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from catalens.mlops.detector_training import TrainedDetector, artifact_files
+from core.models.tracking import default_tracking_uri, tracking_at
 
 DETECTOR_EXPERIMENT = "detector-training"
 WEIGHTS_DIR = "weights"  # artifact folder of a run holding the registered file
@@ -19,34 +17,6 @@ WEIGHTS_DIR = "weights"  # artifact folder of a run holding the registered file
 class LoggedRun:
     run_id: str
     version: str  # registered model version ("3")
-
-
-def default_tracking_uri(explicit: str | None = None) -> str:
-    """`explicit`, else `$MLFLOW_TRACKING_URI`, else `CATALENS_MLFLOW__TRACKING_URI` / default."""
-    if explicit:
-        return explicit
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    from catalens.settings import Settings
-
-    return Settings().mlflow.tracking_uri
-
-
-@contextmanager
-def tracking_at(uri: str) -> Iterator[Any]:
-    """The `mlflow` module pointed at `uri`; `MLFLOW_TRACKING_URI` (which `set_tracking_uri`
-    also exports) is restored afterwards, so one call never redirects the next."""
-    import mlflow
-
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    try:
-        mlflow.set_tracking_uri(uri)
-        yield mlflow
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
 
 
 def metric_key(name: str) -> str:
@@ -63,7 +33,7 @@ def log_detector_run(
 ) -> LoggedRun:
     """Params, per-epoch metrics (step = epoch), final per-class metrics, curves, confusion
     matrices, results.csv and best.pt in one run; best.pt registered as a version @alias."""
-    from catalens.mlops.registry import content_sha256, register_version
+    from core.models.registry import content_sha256, register_version
 
     with tracking_at(default_tracking_uri(uri)) as mlflow:
         mlflow.set_experiment(experiment)

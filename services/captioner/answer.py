@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from catalens.domain import Attributes, Caption
-from catalens.errors import CaptionerError
+from core.domain import Attributes, Caption
+from core.errors import CaptionerError
 
 PROMPT_VERSION = "v1"
 SCHEMA_NAME = "product_caption"

@@ -5,25 +5,26 @@ set, else the offline captioner (see `build_captioner`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from catalens.adapters.minio_store import open_minio_store
-from catalens.inference import close_quietly
-from catalens.ports import Captioner
-from catalens.settings import Settings
-from catalens.streaming.route import Route
-from catalens.streaming.service import Service, service_app
-from schemas import OBJECTS_DETECTED, ObjectsDeleted, ObjectsDetected
-from services.captioner.handler import CaptionerPorts, handle_detected
-
-NAME = "captioner"
+from core.inference import close_quietly
+from core.ports import Captioner
+from core.routes import Route
+from core.settings import Settings
+from core.storage.minio_store import open_minio_store
+from core.streaming.metrics import ServiceMetrics
+from core.streaming.service import Service, service_app
+from services.captioner.handler import CaptionerPorts
+from services.captioner.routes import NAME, routes
 
 
 @asynccontextmanager
 async def open_routes(
-    settings: Settings, captioner: Captioner | None = None
-) -> AsyncIterator[list[Route]]:
+    settings: Settings, metrics: ServiceMetrics, captioner: Captioner | None = None
+) -> AsyncIterator[list[Route[Any]]]:
     loaded: Captioner | None = None
     try:
         if captioner is None:
@@ -32,18 +33,12 @@ async def open_routes(
             captioner = loaded = build_captioner(settings.captioner)
         crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
         ports = CaptionerPorts(crops, captioner)
-        yield [
-            Route("detected", OBJECTS_DETECTED, handle_detected, ports,
-                  accepts=(ObjectsDetected, ObjectsDeleted),
-                  max_records=settings.streaming.max_batch),
-        ]  # fmt: skip
+        yield routes(settings, ports)
     finally:
         if loaded is not None:
             await close_quietly(loaded)
 
 
 def create_app(settings: Settings | None = None, captioner: Captioner | None = None) -> Service:
-    def routes(s: Settings):  # type: ignore[no-untyped-def]
-        return open_routes(s, captioner)
-
-    return service_app(NAME, settings or Settings(), routes)
+    opened = functools.partial(open_routes, captioner=captioner)
+    return service_app(NAME, settings or Settings(), opened)

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from catalens.domain import Attributes, Caption
+from core.domain import Attributes, Caption
 
 
 def cache_key(jpeg: bytes, model: str, prompt_version: str, label: str) -> str:

@@ -18,22 +18,53 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from catalens.imaging import load_image_file
-from catalens.paths import shared_path
+from core.imaging import load_image_file
+from core.paths import shared_path
 from services.captioner.colours import dominant_colours
 
 BASE_COLOUR_TO_PALETTE = {
-    "Black": "black", "White": "white", "Off White": "white", "Cream": "beige",
-    "Grey": "grey", "Grey Melange": "grey", "Charcoal": "grey", "Silver": "grey", "Steel": "grey",
-    "Red": "red", "Maroon": "maroon", "Burgundy": "maroon", "Rust": "orange", "Orange": "orange",
-    "Peach": "pink", "Yellow": "yellow", "Mustard": "yellow", "Gold": "yellow",
-    "Green": "green", "Fluorescent Green": "green", "Sea Green": "green", "Olive": "olive",
-    "Teal": "teal", "Turquoise Blue": "teal", "Blue": "blue", "Navy Blue": "navy",
-    "Purple": "purple", "Lavender": "purple", "Mauve": "purple", "Pink": "pink",
-    "Magenta": "pink", "Brown": "brown", "Coffee Brown": "brown", "Bronze": "brown",
-    "Copper": "brown", "Tan": "beige", "Khaki": "beige", "Beige": "beige", "Taupe": "beige",
-    "Nude": "beige", "Skin": "beige",
-}  # fmt: skip
+    "Black": "black",
+    "White": "white",
+    "Off White": "white",
+    "Cream": "beige",
+    "Grey": "grey",
+    "Grey Melange": "grey",
+    "Charcoal": "grey",
+    "Silver": "grey",
+    "Steel": "grey",
+    "Red": "red",
+    "Maroon": "maroon",
+    "Burgundy": "maroon",
+    "Rust": "orange",
+    "Orange": "orange",
+    "Peach": "pink",
+    "Yellow": "yellow",
+    "Mustard": "yellow",
+    "Gold": "yellow",
+    "Green": "green",
+    "Fluorescent Green": "green",
+    "Sea Green": "green",
+    "Olive": "olive",
+    "Teal": "teal",
+    "Turquoise Blue": "teal",
+    "Blue": "blue",
+    "Navy Blue": "navy",
+    "Purple": "purple",
+    "Lavender": "purple",
+    "Mauve": "purple",
+    "Pink": "pink",
+    "Magenta": "pink",
+    "Brown": "brown",
+    "Coffee Brown": "brown",
+    "Bronze": "brown",
+    "Copper": "brown",
+    "Tan": "beige",
+    "Khaki": "beige",
+    "Beige": "beige",
+    "Taupe": "beige",
+    "Nude": "beige",
+    "Skin": "beige",
+}
 
 
 def labelled_products(folder: Path) -> list[tuple[Path, str]]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from catalens.errors import CaptionerError
-from catalens.ports import Captioner
-from catalens.settings import CaptionerSettings
+from core.errors import CaptionerError
+from core.ports import Captioner
+from core.settings import CaptionerSettings
 from services.captioner.offline import OfflineCaptioner
 from services.captioner.openai_captioner import OpenAICaptioner, resolve_api_key
 from services.captioner.zero_shot import ImageTextEmbedder

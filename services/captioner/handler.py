@@ -9,15 +9,15 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from catalens.bus import Outcome
-from catalens.domain import Box, Crop
-from catalens.errors import CatalensError
-from catalens.imaging import load_image
-from catalens.ports import Captioner, ObjectStore
-from catalens.storage_keys import crop_key
+from core.domain import Box, Crop
+from core.errors import CatalensError
+from core.imaging import load_image
+from core.ports import Captioner, ObjectStore
+from core.routes import Outcome
+from core.storage_keys import crop_key
+from core.wire import caption_attributes
 from schemas import (
     OBJECTS_CAPTIONED,
-    CaptionAttributes,
     DetectedObject,
     ObjectsCaptioned,
     ObjectsDeleted,
@@ -70,7 +70,7 @@ async def _caption(
         image_uri=message.image_uri,
         object_id=obj.object_id,
         caption=caption.caption,
-        attributes=CaptionAttributes.from_domain(caption.attributes),
+        attributes=caption_attributes(caption.attributes),
         captioner=caption.model,
     )
 

@@ -7,8 +7,8 @@ without one those stay unset and the category is the detector class.
 
 from __future__ import annotations
 
-from catalens.domain import Attributes, Caption, Crop
-from catalens.inference import ModelRunner
+from core.domain import Attributes, Caption, Crop
+from core.inference import ModelRunner
 from services.captioner.colours import dominant_colours
 from services.captioner.zero_shot import ImageTextEmbedder, ZeroShotTagger
 

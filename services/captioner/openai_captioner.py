@@ -16,10 +16,10 @@ import openai
 from openai import AsyncOpenAI
 from PIL import Image
 
-from catalens.domain import Caption, Crop
-from catalens.errors import CaptionerError
-from catalens.imaging import encode_jpeg
-from catalens.settings import CaptionerSettings
+from core.domain import Caption, Crop
+from core.errors import CaptionerError
+from core.imaging import encode_jpeg
+from core.settings import CaptionerSettings
 from services.captioner.answer import (
     PROMPT_VERSION,
     SYSTEM_PROMPT,

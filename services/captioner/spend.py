@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalens.errors import SpendCapReached
+from core.errors import SpendCapReached
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,33 @@ PATTERN_MARGIN = 0.02  # a pattern must beat "solid" by this much cosine to be c
 
 # Whole images and people carry no product class: their category comes from this vocabulary.
 PRODUCT_CATEGORIES = (
-    "t-shirt", "shirt", "top", "kurta", "dress", "skirt", "jeans", "trousers", "shorts",
-    "sweater", "sweatshirt", "jacket", "watch", "handbag", "backpack", "wallet", "belt",
-    "sunglasses", "casual shoes", "sports shoes", "formal shoes", "heels", "sandals",
-    "flip flops", "socks", "cap",
-)  # fmt: skip
+    "t-shirt",
+    "shirt",
+    "top",
+    "kurta",
+    "dress",
+    "skirt",
+    "jeans",
+    "trousers",
+    "shorts",
+    "sweater",
+    "sweatshirt",
+    "jacket",
+    "watch",
+    "handbag",
+    "backpack",
+    "wallet",
+    "belt",
+    "sunglasses",
+    "casual shoes",
+    "sports shoes",
+    "formal shoes",
+    "heels",
+    "sandals",
+    "flip flops",
+    "socks",
+    "cap",
+)
 OPEN_LABELS = {"image": PRODUCT_CATEGORIES, "person": PRODUCT_CATEGORIES[:12]}
 
 # Finer categories a detector class may hide; the detector class itself is always a candidate.

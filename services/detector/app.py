@@ -8,29 +8,23 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from catalens.adapters.minio_store import open_minio_store
-from catalens.inference import ModelRunner
-from catalens.ports import Detector
-from catalens.settings import Settings
-from catalens.streaming.route import Route
-from catalens.streaming.s3_events import ImageEvent, decode_images_record
-from catalens.streaming.service import Service, service_app
-from schemas import IMAGES, ImageDeleted, ImageUploaded
-from services.detector.handler import DetectorPorts, handle_images
-
-NAME = "detector"
-
-
-def events_of_bucket(data: bytes, bucket: str) -> list[ImageEvent]:
-    """The record's image events for our bucket; other buckets' events are not ours to take."""
-    return [m for m in decode_images_record(data) if m.bucket in (None, bucket)]
+from core.inference import ModelRunner
+from core.ports import Detector
+from core.routes import Route
+from core.settings import Settings
+from core.storage.minio_store import open_minio_store
+from core.streaming.metrics import ServiceMetrics
+from core.streaming.service import Service, service_app
+from services.detector.handler import DetectorPorts
+from services.detector.routes import NAME, routes
 
 
 @asynccontextmanager
 async def open_routes(
-    settings: Settings, detector: Detector | None = None
-) -> AsyncIterator[list[Route]]:
+    settings: Settings, metrics: ServiceMetrics, detector: Detector | None = None
+) -> AsyncIterator[list[Route[Any]]]:
     """`detector` may be passed in (tests share one loaded model); otherwise it loads here."""
     runner = ModelRunner(NAME)
     watch: asyncio.Task[None] | None = None
@@ -43,17 +37,7 @@ async def open_routes(
         crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
         ports = DetectorPorts(images, crops, detector, runner, settings.detector.crop)
         watch = _follow_alias(ports, settings)
-        yield [
-            Route(
-                "images",
-                IMAGES,
-                handle_images,
-                ports,
-                accepts=(ImageUploaded, ImageDeleted),
-                max_records=settings.detector.batch_size,
-                decoder=functools.partial(events_of_bucket, bucket=settings.minio.bucket),
-            )
-        ]
+        yield routes(settings, ports)
     finally:
         if watch is not None:
             watch.cancel()
@@ -68,7 +52,7 @@ def _follow_alias(ports: DetectorPorts, settings: Settings) -> asyncio.Task[None
         return None
     if config.reload_every_s <= 0:
         return None
-    from catalens.mlops.registry import current_stamp
+    from core.models.registry import current_stamp
     from services.detector.model_watch import follow_alias
     from services.detector.yolo import YoloDetector
 
@@ -78,7 +62,5 @@ def _follow_alias(ports: DetectorPorts, settings: Settings) -> asyncio.Task[None
 
 
 def create_app(settings: Settings | None = None, detector: Detector | None = None) -> Service:
-    def routes(s: Settings):  # type: ignore[no-untyped-def]
-        return open_routes(s, detector)
-
-    return service_app(NAME, settings or Settings(), routes)
+    opened = functools.partial(open_routes, detector=detector)
+    return service_app(NAME, settings or Settings(), opened)

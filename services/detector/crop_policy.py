@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from catalens.domain import Box, Crop, Detection
-from catalens.settings import CropSettings
+from core.domain import Box, Crop, Detection
+from core.settings import CropSettings
 
 
 def padded_box(box: Box, padding: float, width: int, height: int) -> Box:

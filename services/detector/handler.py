@@ -11,19 +11,19 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from catalens.bus import Outcome
-from catalens.errors import ImageError
-from catalens.imaging import DEFAULT_LIMITS, ImageLimits, encode_jpeg, load_image
-from catalens.inference import ModelRunner
-from catalens.ports import Detector, ObjectStore
-from catalens.settings import CropSettings
-from catalens.storage_keys import crop_key
+from core.errors import ImageError, ImageMissing
+from core.imaging import DEFAULT_LIMITS, ImageLimits, encode_jpeg, load_image
+from core.inference import ModelRunner
+from core.ports import Detector, ObjectStore
+from core.routes import Outcome
+from core.settings import CropSettings
+from core.storage_keys import crop_key
+from core.wire import model_ref
 from schemas import (
     OBJECTS_DETECTED,
     DetectedObject,
     ImageDeleted,
     ImageUploaded,
-    ModelRef,
     ObjectsDeleted,
     ObjectsDetected,
     child_traceparent,
@@ -89,7 +89,7 @@ async def handle_images(
                 image_uri=message.uri,
                 width=image.width,
                 height=image.height,
-                detector=ModelRef.from_identity(detector.identity),
+                detector=model_ref(detector.identity),
                 objects=objects,
                 source=message.source,
                 filename=message.filename,
@@ -108,7 +108,5 @@ def _tombstone(message: ImageDeleted) -> ObjectsDeleted:
     )
 
 
-def _missing(message: ImageUploaded) -> ImageError:
-    error = ImageError(f"image {message.bucket}/{message.key} is not in the store")
-    error.reason = "image_missing"
-    return error
+def _missing(message: ImageUploaded) -> ImageMissing:
+    return ImageMissing(f"image {message.bucket}/{message.key} is not in the store")

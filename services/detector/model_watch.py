@@ -13,8 +13,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from catalens.ports import Detector
-from catalens.settings import DetectorSettings
+from core.ports import Detector
+from core.settings import DetectorSettings
 from services.detector.handler import DetectorPorts
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,9 @@ Stamp = Callable[[str], str]
 Load = Callable[[DetectorSettings], Detector]
 
 
-async def follow_alias(ports: DetectorPorts, settings: DetectorSettings, stamp: Stamp,
-                       load: Load) -> None:  # fmt: skip
+async def follow_alias(
+    ports: DetectorPorts, settings: DetectorSettings, stamp: Stamp, load: Load
+) -> None:
     while True:
         await asyncio.sleep(settings.reload_every_s)
         await check_once(ports, settings, stamp, load)
@@ -43,8 +44,12 @@ async def check_once(
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # registry down, bad upload: keep serving what we have
-        log.warning("cannot follow %s (%s); still serving %s", settings.model, exc,
-                    ports.detector.identity.version)  # fmt: skip
+        log.warning(
+            "cannot follow %s (%s); still serving %s",
+            settings.model,
+            exc,
+            ports.detector.identity.version,
+        )
         return False
     log.info("detector now serves %s %s", settings.model, ports.detector.identity.version)
     return True

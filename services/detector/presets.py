@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from catalens.errors import ModelError
+from core.errors import ModelError
 
 # everyday objects a COCO model finds in catalogue and street photos
 COCO7 = ("person", "car", "cell phone", "laptop", "book", "handbag", "sports ball")

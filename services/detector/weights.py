@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalens.errors import ModelError
+from core.errors import ModelError
 
 MLFLOW_SCHEME = "models:/"
 
@@ -23,7 +23,7 @@ def load_weights(reference: str, fallback: str | None = None) -> Weights:
     and verified by sha256. When the registry cannot be reached, `fallback` (a local path) is
     used with a warning; without one that is a `ModelError`."""
     if reference.startswith(MLFLOW_SCHEME):
-        from catalens.mlops.registry import RegisteredModel, default_cache_dir, resolve_or_fallback
+        from core.models.registry import RegisteredModel, default_cache_dir, resolve_or_fallback
 
         spare = Path(fallback).expanduser() if fallback else None
         found = resolve_or_fallback(reference, default_cache_dir(), spare)
@@ -48,6 +48,6 @@ def resolve_weights(reference: str) -> Path:
 
 def weights_version(path: Path, length: int = 12) -> str:
     """The first `length` hex digits of the weights' sha256 (all files, for a folder)."""
-    from catalens.mlops.registry import content_sha256
+    from core.models.registry import content_sha256
 
     return content_sha256(path)[:length]

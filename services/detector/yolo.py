@@ -10,9 +10,9 @@ from typing import Any
 
 from PIL import Image
 
-from catalens.domain import Box, Detection, ModelIdentity
-from catalens.errors import ModelError
-from catalens.settings import DetectorSettings
+from core.domain import Box, Detection, ModelIdentity
+from core.errors import ModelError
+from core.settings import DetectorSettings
 from services.detector.presets import resolve_class_ids
 from services.detector.weights import load_weights
 

@@ -5,31 +5,26 @@ Run: `catalens run embedder` or `python -m services.embedder`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from catalens.adapters.minio_store import open_minio_store
-from catalens.inference import ModelRunner, close_quietly
-from catalens.ports import Embedder
-from catalens.settings import Settings
-from catalens.streaming.route import Route
-from catalens.streaming.service import Service, service_app
-from schemas import (
-    OBJECTS_CAPTIONED,
-    OBJECTS_DETECTED,
-    ObjectsCaptioned,
-    ObjectsDeleted,
-    ObjectsDetected,
-)
-from services.embedder.handler import EmbedderPorts, handle_captioned, handle_detected
-
-NAME = "embedder"
+from core.inference import ModelRunner, close_quietly
+from core.ports import Embedder
+from core.routes import Route
+from core.settings import Settings
+from core.storage.minio_store import open_minio_store
+from core.streaming.metrics import ServiceMetrics
+from core.streaming.service import Service, service_app
+from services.embedder.handler import EmbedderPorts
+from services.embedder.routes import NAME, routes
 
 
 @asynccontextmanager
 async def open_routes(
-    settings: Settings, embedder: Embedder | None = None
-) -> AsyncIterator[list[Route]]:
+    settings: Settings, metrics: ServiceMetrics, embedder: Embedder | None = None
+) -> AsyncIterator[list[Route[Any]]]:
     runner = ModelRunner(NAME)
     loaded: Embedder | None = None
     try:
@@ -41,13 +36,7 @@ async def open_routes(
             )
         crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
         ports = EmbedderPorts(crops, embedder, runner, settings.streaming.embedded_topic)
-        batch = settings.streaming.max_batch
-        yield [
-            Route("detected", OBJECTS_DETECTED, handle_detected, ports,
-                  accepts=(ObjectsDetected, ObjectsDeleted), max_records=batch),
-            Route("captioned", OBJECTS_CAPTIONED, handle_captioned, ports,
-                  accepts=(ObjectsCaptioned,), max_records=batch),
-        ]  # fmt: skip
+        yield routes(settings, ports)
     finally:
         if loaded is not None:
             await close_quietly(loaded)
@@ -55,7 +44,5 @@ async def open_routes(
 
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> Service:
-    def routes(s: Settings):  # type: ignore[no-untyped-def]
-        return open_routes(s, embedder)
-
-    return service_app(NAME, settings or Settings(), routes)
+    opened = functools.partial(open_routes, embedder=embedder)
+    return service_app(NAME, settings or Settings(), opened)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from catalens.domain import ModelIdentity, l2_normalise
+from core.domain import ModelIdentity, l2_normalise
 
 
 class BatchedEmbedder(ABC):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from catalens.errors import ModelError
-from catalens.paths import default_data_dir
-from catalens.ports import Embedder
-from catalens.settings import EmbedderSettings
+from core.errors import ModelError
+from core.paths import default_data_dir
+from core.ports import Embedder
+from core.settings import EmbedderSettings
 
 REGISTRY_SCHEME = "models:/"
 TRAIN_HINT = "catalens train embedder --data ../shared/datasets/fashion-products"
@@ -58,7 +58,7 @@ def load_registered_aligned(settings: EmbedderSettings) -> Embedder:
     """`models:/aligned-embedder@production` through the checksum-verified model cache; the
     identity's version becomes `v<registry version>-<heads hash>`, so every vector event names
     the registry version. An unreachable registry falls back to `settings.fallback`."""
-    from catalens.mlops.registry import (
+    from core.models.registry import (
         RegisteredModel,
         default_cache_dir,
         resolve_or_fallback,

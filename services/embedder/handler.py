@@ -11,16 +11,16 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from catalens.bus import Outcome
-from catalens.errors import ImageError
-from catalens.imaging import load_image
-from catalens.inference import ModelRunner
-from catalens.ports import Embedder, ObjectStore
-from catalens.storage_keys import crop_key
+from core.errors import CropMissing, ImageError
+from core.imaging import load_image
+from core.inference import ModelRunner
+from core.ports import Embedder, ObjectStore
+from core.routes import Outcome
+from core.storage_keys import crop_key
+from core.wire import embedder_ref
 from schemas import (
     OBJECTS_EMBEDDED,
     EmbeddedVector,
-    EmbedderRef,
     ObjectsCaptioned,
     ObjectsDeleted,
     ObjectsDetected,
@@ -103,7 +103,7 @@ def _emit_grouped(
         grouped[message.image_id].append(
             EmbeddedVector(object_id=oid, modality=modality, vector=Vector.from_numpy(vector))
         )
-    ref = EmbedderRef.from_identity(ports.embedder.identity)
+    ref = embedder_ref(ports.embedder.identity)
     for image_id, items in grouped.items():
         outcome.emit(
             ports.topic,
@@ -121,6 +121,4 @@ def _emit_grouped(
 def _as_error(exc: Exception, message: ObjectsDetected) -> Exception:
     if isinstance(exc, ImageError):
         return exc
-    error = ImageError(f"a crop of image {message.image_id} is missing from the store: {exc}")
-    error.reason = "crop_missing"
-    return error
+    return CropMissing(f"a crop of image {message.image_id} is missing from the store: {exc}")

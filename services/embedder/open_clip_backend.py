@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from catalens.domain import ModelIdentity
-from catalens.errors import ModelError
+from core.domain import ModelIdentity
+from core.errors import ModelError
 from services.embedder.base import BatchedEmbedder
 
 log = logging.getLogger(__name__)

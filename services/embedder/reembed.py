@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from catalens.bus import Outcome
-from catalens.errors import CatalensError
-from catalens.inference import ModelRunner
-from catalens.ports import Embedder, ObjectStore
-from catalens.streaming.log_reading import partitions_of, read_to
+from core.errors import CatalensError
+from core.inference import ModelRunner
+from core.ports import Embedder, ObjectStore
+from core.routes import Outcome
+from core.streaming.log_reading import partitions_of, read_to
 from schemas import (
     OBJECTS_CAPTIONED,
     OBJECTS_DETECTED,
@@ -60,9 +60,12 @@ async def reembed(
     side), so a deleted image cannot come back through its caption."""
     ports = EmbedderPorts(crops, embedder, ModelRunner("reembed"), target_topic)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20,
-    )  # fmt: skip
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 << 20,
+    )
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=20
     )

@@ -1,9 +1,12 @@
-"""Indexer handlers: keep pgvector rows and the FAISS indexes current.
+"""Indexer handlers: keep the Postgres catalog (rows + pgvector) and the FAISS view current.
 
 - `objects.detected` → image + object rows (visible as soon as a vector arrives)
 - `objects.captioned` → caption and attributes merged into the object's record
-- `objects.embedded` → vectors upserted into pgvector (durable first) and then FAISS
-- `ObjectsDeleted` (on either topic) → rows and vectors removed everywhere
+- `objects.embedded` → vectors upserted into pgvector
+- `ObjectsDeleted` (on either topic) → rows and vectors removed
+- the FAISS view: `handle_view` applies `objects.embedded` to a `LogIndex`, the one FAISS
+  writer of both runtimes (on Kafka a `LogFollower` applies the topic by offset; in-process the
+  bus is a one-partition log whose offsets `LogView` counts)
 Every write is an upsert keyed by id, so redelivery changes nothing."""
 
 from __future__ import annotations
@@ -13,24 +16,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from catalens.bus import Outcome
+from core.catalog.pg_store import PgStore
+from core.catalog.pg_views import ObjectRecord
+from core.index.log_index import LogIndex
+from core.routes import Outcome
+from core.wire import identity_of
 from schemas import ObjectsCaptioned, ObjectsDeleted, ObjectsDetected, ObjectsEmbedded
-from services.indexer.pg_store import PgStore
-from services.indexer.pg_views import ObjectRecord
-from services.indexer.registry import IndexRegistry
 
 
 @dataclass
 class IndexerPorts:
-    """`indexes`: the in-process FAISS indexes to keep current (embedded mode); None on the
-    real stack, where FAISS is a view of the log kept by `LiveIndex` (snapshots + tail)."""
-
     pg: PgStore
-    indexes: IndexRegistry | None
+
+
+@dataclass
+class LogView:
+    """A `LogIndex` fed in-process: partition 0, offsets counted from `next_offset`."""
+
+    index: LogIndex
+    next_offset: int = 0
+
+
+async def handle_view(
+    messages: Sequence[ObjectsEmbedded | ObjectsDeleted], view: LogView
+) -> Outcome:
+    """Apply the messages in order, as the next records of partition 0 (idempotent per offset;
+    a tombstone removes what its image had, as on the real stack)."""
+    records = [(0, view.next_offset + i, message) for i, message in enumerate(messages)]
+    view.index.apply_many(records)
+    view.next_offset += len(records)
+    return Outcome()
 
 
 def model_key(message: ObjectsEmbedded) -> str:
-    return message.embedder.to_identity().key
+    return identity_of(message.embedder).key
 
 
 async def handle_detected(
@@ -82,9 +101,6 @@ async def handle_embedded(
             vectors = np.stack([v.vector.to_numpy() for v in items])
             uri = str(message.image_uri) if message.image_uri else None
             await ports.pg.upsert_vectors(key, ids, modality, vectors, (message.image_id, uri))
-            if ports.indexes is not None:
-                index = ports.indexes.get_or_create(key, modality, message.embedder.dim)
-                index.upsert(ids, vectors)
     return Outcome()
 
 
@@ -95,10 +111,6 @@ async def _delete(message: ObjectsDeleted, ports: IndexerPorts) -> None:
         image_ids = await ports.pg.image_ids_by_uri(str(message.image_uri))
     named = list(message.object_ids or ())
     uri = str(message.image_uri) if message.image_uri else None
-    removed: list[str] = []
     targets: list[str | None] = [*image_ids] or ([None] if named or uri else [])
     for image_id in targets:
-        removed += await ports.pg.delete_image(image_id, also=named, uri=uri)
-    ids = named or removed
-    for index in ports.indexes.all() if ports.indexes is not None else ():
-        index.delete(ids)
+        await ports.pg.delete_image(image_id, also=named, uri=uri)

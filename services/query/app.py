@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Tag
 
-from catalens.settings import QuerySettings
+from core.settings import QuerySettings
 from services.query.controllers.browse import BrowseController
 from services.query.controllers.health import HealthController
 from services.query.controllers.images import ImageController

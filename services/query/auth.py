@@ -11,7 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
-from catalens.settings import QuerySettings
+from core.settings import QuerySettings
 
 BEARER = "bearer "
 

@@ -11,8 +11,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ClientException, ServiceUnavailableException
 from litestar.params import Parameter
 
-from catalens.settings import QuerySettings
-from services.query.ports import Catalog, ObjectKindFilter, SearchFilters
+from core.catalog.views import ObjectKindFilter, SearchFilters
+from core.settings import QuerySettings
+from services.query.ports import Catalog
 
 ATTRIBUTE_PREFIX = "attr."
 

@@ -15,7 +15,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
-from catalens.errors import CatalensError, ImageError, ImageTooLarge, ModelError, NotAnImage
+from core.errors import CatalensError, ImageError, ImageTooLarge, ModelError, NotAnImage
 
 log = logging.getLogger(__name__)
 

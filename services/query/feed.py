@@ -9,8 +9,9 @@ import anyio
 import msgspec
 from litestar.response import ServerSentEventMessage
 
-from services.query.ports import Catalog, ObjectView
-from services.query.schemas import object_read
+from core.catalog.views import ObjectView
+from services.query.http_models import object_read
+from services.query.ports import Catalog
 
 WINDOW = 50
 HEARTBEAT_EVERY = 15

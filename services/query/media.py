@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio.to_thread
 from litestar import Response
 
-from catalens.imaging import encode_jpeg, load_image
+from core.imaging import encode_jpeg, load_image
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 

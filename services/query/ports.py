@@ -3,47 +3,19 @@ calls; the embedded bootstrap and the streaming bootstrap each provide an implem
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-ObjectKindFilter = Literal["object", "image", "any"]
+from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
 
-
-@dataclass(frozen=True)
-class SearchFilters:
-    labels: tuple[str, ...] = ()
-    kind: ObjectKindFilter = "any"
-    attributes: dict[str, str] = field(default_factory=dict)
-    source: str | None = None
-    min_score: float | None = None
-
-
-@dataclass(frozen=True)
-class ObjectView:
-    object_id: str
-    image_id: str
-    kind: Literal["object", "image"]
-    label: str
-    detector_score: float
-    box: tuple[int, int, int, int]
-    caption: str | None = None
-    attributes: dict[str, object] = field(default_factory=dict)
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    score: float
-    object: ObjectView
-
-
-@dataclass(frozen=True)
-class ImageView:
-    image_id: str
-    width: int
-    height: int
-    source: str | None
-    objects: tuple[ObjectView, ...]
+__all__ = [
+    "Catalog",
+    "ImageView",
+    "IngestResult",
+    "ObjectView",
+    "SearchFilters",
+    "SearchHit",
+]
 
 
 @dataclass(frozen=True)
@@ -78,7 +50,7 @@ class Catalog(Protocol):
     async def image_bytes(self, image_id: str) -> bytes | None: ...
 
     async def ingest(self, filename: str, data: bytes, source: str | None) -> IngestResult:
-        """Accept an upload; raises catalens.errors.ImageError for bad input."""
+        """Accept an upload; raises core.errors.ImageError for bad input."""
         ...
 
     async def delete_image(self, image_id: str) -> bool: ...

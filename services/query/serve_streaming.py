@@ -7,7 +7,7 @@ from functools import partial
 
 import uvicorn
 
-from catalens.settings import Settings
+from core.settings import Settings
 from services.query.app import create_app
 from services.query.streaming import streaming_catalog
 

@@ -15,19 +15,19 @@ from pathlib import PurePosixPath
 
 from prometheus_client import CollectorRegistry
 
-from catalens.adapters.minio_store import MinioObjectStore, open_minio_store
-from catalens.imaging import ImageLimits, load_image
-from catalens.inference import ModelRunner
-from catalens.search_catalog import SearchCatalog, read_or_none
-from catalens.settings import Settings
+from core.catalog.pg_open import open_pg
+from core.catalog.pg_store import PgStore
+from core.imaging import ImageLimits, load_image
+from core.index.index_metrics import register_index_metrics
+from core.index.live_index import LiveIndex, open_live_index
+from core.index.log_follower import LogFollower
+from core.inference import ModelRunner
+from core.settings import Settings
+from core.storage.minio_store import MinioObjectStore, open_minio_store
 from schemas import image_id_from_object
 from schemas.ids import s3_key
-from services.indexer.index_metrics import register_index_metrics
-from services.indexer.live_index import LiveIndex, open_live_index
-from services.indexer.log_follower import LogFollower
-from services.indexer.pg_open import open_pg
-from services.indexer.pg_store import PgStore
 from services.query.ports import IngestResult
+from services.query.search import SearchCatalog, read_or_none
 
 UPLOAD_PREFIX = "uploads/"
 

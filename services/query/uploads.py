@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import anyio.to_thread
 from litestar.datastructures import UploadFile
 
-from catalens.errors import ImageTooLarge
-from catalens.imaging import ImageLimits, load_image
-from catalens.settings import QuerySettings
+from core.errors import ImageTooLarge
+from core.imaging import ImageLimits, load_image
+from core.settings import QuerySettings
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 

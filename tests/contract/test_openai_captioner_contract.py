@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from catalens.domain import Box, Crop
-from catalens.errors import CaptionerError, SpendCapReached
-from catalens.settings import CaptionerSettings
+from core.domain import Box, Crop
+from core.errors import CaptionerError, SpendCapReached
+from core.settings import CaptionerSettings
 from services.captioner.openai_captioner import OpenAICaptioner, make_openai_client
 from services.captioner.retry import Backoff
 
@@ -64,8 +64,12 @@ class FakeOpenAIServer:
         expect(path == "/v1/chat/completions", f"path {path}")
         expect(headers.get("Authorization") == f"Bearer {API_KEY}", "bearer key")
         expect(body.get("model") == MODEL, f"model {body.get('model')}")
-        parts = [p for m in body.get("messages", []) if isinstance(m["content"], list)
-                 for p in m["content"]]  # fmt: skip
+        parts = [
+            p
+            for m in body.get("messages", [])
+            if isinstance(m["content"], list)
+            for p in m["content"]
+        ]
         urls = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
         expect(len(urls) == 1, "exactly one image part")
         prefix = "data:image/jpeg;base64,"

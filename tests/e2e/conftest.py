@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from catalens.settings import QuerySettings
+from core.settings import QuerySettings
 from services.query.app import create_app
 from tests.fakes.pictures import seeded_catalog
 

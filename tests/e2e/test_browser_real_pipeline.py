@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from catalens.embedded.catalog import embedded_catalog
-from catalens.paths import shared_path
-from catalens.settings import PostgresSettings, QuerySettings, Settings
+from core.paths import shared_path
+from core.settings import PostgresSettings, QuerySettings, Settings
 from services.query.app import create_app
 from tests.e2e.conftest import serve_in_thread
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from catalens.imaging import encode_jpeg
+from core.imaging import encode_jpeg
 from tests.fakes.pictures import product_scene
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from catalens.embedded.catalog import embedded_catalog
-from catalens.paths import shared_path
-from catalens.settings import PostgresSettings, QuerySettings, Settings
+from core.paths import shared_path
+from core.settings import PostgresSettings, QuerySettings, Settings
 from services.query.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -87,9 +87,7 @@ async def test_the_text_query_blue_jeans_finds_jeans_in_the_top_5(client, ingest
     assert "Jeans" in [ingested[h["image_id"]] for h in hits]
 
 
-async def test_the_index_endpoint_names_the_model_and_counts_the_indexed_images(
-    client, ingested
-):
+async def test_the_index_endpoint_names_the_model_and_counts_the_indexed_images(client, ingested):
     status = (await client.get("/api/index")).json()
     assert status["model"].startswith("aligned") and status["index_type"] == "Flat"
     assert status["vectors"] >= len(ingested)  # at least one vector per image (the whole image)

@@ -16,16 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from catalens.domain import ObjectKind
-from catalens.embedded.filters import matches
-from catalens.imaging import encode_jpeg, load_image
-from services.query.ports import (
-    ImageView,
-    IngestResult,
-    ObjectView,
-    SearchFilters,
-    SearchHit,
-)
+from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
+from core.domain import ObjectKind
+from core.imaging import encode_jpeg, load_image
+from services.query.filters import matches
+from services.query.ports import IngestResult
 
 
 @dataclass(frozen=True)

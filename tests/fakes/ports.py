@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from catalens.domain import Attributes, Box, Caption, Crop, Detection, ModelIdentity, l2_normalise
+from core.domain import Attributes, Box, Caption, Crop, Detection, ModelIdentity, l2_normalise
 
 
 class DictStore:
@@ -68,7 +68,7 @@ class LabelCaptioner:
 
     async def caption(self, crop: Crop) -> Caption:
         if crop.label == "poison":
-            from catalens.errors import CaptionerError
+            from core.errors import CaptionerError
 
             raise CaptionerError("the captioner refused this crop")
         return Caption(f"a {crop.label}", Attributes(crop.label, ("red",)), "label")

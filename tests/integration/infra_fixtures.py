@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from catalens.settings import Settings
+from core.settings import Settings
 from infra.shared import shared_stack
 from infra.stack import Endpoints
 

@@ -8,14 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from catalens.imaging import load_image_file
-from catalens.paths import shared_path
-from services.embedder.aligned import dataset
+from catalens.training.aligned import dataset
+from catalens.training.aligned.evaluate import recall_at
+from catalens.training.aligned.fit import FitParams
+from catalens.training.aligned.train import TrainConfig, train_aligned
+from core.imaging import load_image_file
+from core.paths import shared_path
 from services.embedder.aligned.embedder import AlignedEmbedder
-from services.embedder.aligned.evaluate import recall_at
-from services.embedder.aligned.fit import FitParams
 from services.embedder.aligned.heads import HeadConfig
-from services.embedder.aligned.train import TrainConfig, train_aligned
 
 PRODUCTS = shared_path("datasets", "fashion-products")
 pytestmark = [

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from catalens.errors import ModelError, NotAnImage
-from catalens.imaging import load_image, load_image_file
-from catalens.paths import shared_path
-from catalens.settings import CropSettings, DetectorSettings
+from core.errors import ModelError, NotAnImage
+from core.imaging import load_image, load_image_file
+from core.paths import shared_path
+from core.settings import CropSettings, DetectorSettings
 from services.detector.crop_policy import crop_rejection, make_crops
 from services.detector.yolo import YoloDetector
 

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from catalens.streaming.dlq_replay import replay, summarize
+from core.streaming.dlq_replay import replay, summarize
 from infra.stack import Endpoints
 from schemas import dlq
 
@@ -45,12 +45,18 @@ async def test_dead_letters_are_counted_and_replayed_once_to_their_source_with_t
     await admin.create_topics([NewTopic(source, 1, 1), NewTopic(dlq(source), 1, 1)])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
-    letters = [(b"k1", b"body-1", "crop_missing"), (b"k2", b"body-2", "corrupt_image"),
-               (b"k3", b"body-3", "crop_missing")]  # fmt: skip
+    letters = [
+        (b"k1", b"body-1", "crop_missing"),
+        (b"k2", b"body-2", "corrupt_image"),
+        (b"k3", b"body-3", "crop_missing"),
+    ]
     try:
         for key, body, reason in letters:
-            headers = [("x-reason", reason.encode()), ("x-source-topic", source.encode()),
-                       ("traceparent", b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01")]  # fmt: skip
+            headers = [
+                ("x-reason", reason.encode()),
+                ("x-source-topic", source.encode()),
+                ("traceparent", b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01"),
+            ]
             await producer.send_and_wait(dlq(source), body, key=key, headers=headers)
     finally:
         await producer.stop()

@@ -23,7 +23,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from catalens.settings import Settings
+from core.index.live_index import open_live_index
+from core.settings import Settings
 from infra.minio_events import minio_client
 from infra.stack import Endpoints
 from schemas import (
@@ -34,7 +35,6 @@ from schemas import (
     decode,
     image_id_from_object,
 )
-from services.indexer.live_index import open_live_index
 from tests.integration.test_streaming import _all_running, _until, stack_settings
 from tests.integration.test_streaming_query import sample_images
 
@@ -90,8 +90,9 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
                 await _until(lambda: _vector_rows(pg, key, truth.image_ids), len(truth.vectors))
                 await asyncio.sleep(2)  # a late duplicate would show up now
                 objects = await pg.fetch(OBJECTS_OF, sorted(truth.image_ids))
-                vectors = await pg.fetch(VECTORS_OF.format(await _table(pg, key)),
-                                         sorted(truth.image_ids))  # fmt: skip
+                vectors = await pg.fetch(
+                    VECTORS_OF.format(await _table(pg, key)), sorted(truth.image_ids)
+                )
                 image_rows = await pg.fetchval(IMAGES_OF, sorted(truth.image_ids))
 
             async def in_the_replica() -> int:

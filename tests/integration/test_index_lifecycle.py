@@ -23,8 +23,15 @@ import numpy as np
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from catalens.settings import Settings
-from catalens.streaming.topics import ensure_topics
+from core.catalog.pg_server import free_port
+from core.catalog.pg_store import PgStore
+from core.index.generations import Generation, GenerationStore, open_generation_store
+from core.index.index_jobs import build, check, reindex
+from core.index.live_index import LiveIndex
+from core.index.log_follower import LogFollower
+from core.settings import Settings
+from core.streaming.topics import ensure_topics
+from core.wire import identity_of
 from infra.stack import Endpoints
 from schemas import (
     EmbeddedVector,
@@ -35,12 +42,6 @@ from schemas import (
     encode,
     partition_key,
 )
-from services.indexer.generations import Generation, GenerationStore, open_generation_store
-from services.indexer.index_jobs import build, check, reindex
-from services.indexer.live_index import LiveIndex
-from services.indexer.log_follower import LogFollower
-from services.indexer.pg_server import free_port
-from services.indexer.pg_store import PgStore
 from tests.integration.test_exactly_once import _indexer
 from tests.integration.test_streaming import _until, _value, stack_settings
 
@@ -130,7 +131,7 @@ async def test_killed_indexers_leave_exactly_the_live_objects_and_replay_and_rei
     try:
         stop = asyncio.Event()
         publishing = asyncio.create_task(feed.publish(producer, stop, 0.05, at_least=100))
-        key = ref.to_identity().key
+        key = identity_of(ref).key
 
         async def vector_rows() -> int:
             return len((await pg.vectors(key, "image"))[0])
@@ -252,8 +253,12 @@ def _catalens(
 ) -> subprocess.CompletedProcess[str]:
     """`catalens <args>` as users run it, against this test's topic, alias and database."""
     dsn = settings.postgres.dsn.get_secret_value()  # type: ignore[union-attr]
-    full_env = {**os.environ, **env, "CATALENS_POSTGRES__DSN": dsn,
-                "CATALENS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers}  # fmt: skip
+    full_env = {
+        **os.environ,
+        **env,
+        "CATALENS_POSTGRES__DSN": dsn,
+        "CATALENS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+    }
     command = [sys.executable, "-m", "catalens.cli.main", *args]
     return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300)
 
@@ -269,7 +274,7 @@ def _scrape(port: int) -> dict[str, float]:
 
 
 async def _snapshot_positions(store: GenerationStore, generation: Generation) -> list[int]:
-    from services.indexer.partition_snapshot import read_header
+    from core.index.partition_snapshot import read_header
 
     positions = []
     for p in range(4):
@@ -280,7 +285,7 @@ async def _snapshot_positions(store: GenerationStore, generation: Generation) ->
 
 async def _served(generation: Generation, store: GenerationStore, bootstrap: str) -> LogFollower:
     """What a replica starting now would serve: snapshots + tail, to the topic's end."""
-    from services.indexer.log_follower import open_follower
+    from core.index.log_follower import open_follower
 
     follower = await open_follower(generation, bootstrap, store)
     await follower.caught_up.wait()

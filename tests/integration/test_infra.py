@@ -18,14 +18,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 import infra
-from catalens.paths import REPO_ROOT
-from catalens.settings import Settings
+from core.catalog.pg_server import free_port
+from core.paths import REPO_ROOT
+from core.settings import Settings
 from infra import procs
 from infra.minio_events import configure_bucket, minio_client
 from infra.postgres_server import PostgresServer
 from infra.shared import shared_stack
 from infra.stack import Endpoints
-from services.indexer.pg_server import free_port
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
 pytestmark = pytest.mark.integration
@@ -156,9 +156,12 @@ def test_down_refuses_while_a_test_session_holds_the_stack(tmp_path: Path) -> No
         (leases / str(session.pid)).write_text(f"{session.pid} {procs.start_time(session.pid)}\n")
         env = {**os.environ, "CATALENS_INFRA__RUN_DIR": str(tmp_path / "run")}
         done = subprocess.run(
-            [sys.executable, "-m", "infra", "down"], cwd=REPO_ROOT, env=env,
-            capture_output=True, text=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "infra", "down"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     finally:
         session.kill()
         session.wait()

@@ -20,29 +20,29 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from catalens.cli.main import app
-from catalens.errors import ModelError
-from catalens.inference import ModelRunner
 from catalens.mlops.detector_eval import evaluate_reference
 from catalens.mlops.detector_training import DetectorTrainConfig, TrainedDetector, train_detector
 from catalens.mlops.promote import promote
-from catalens.mlops.registry import (
+from catalens.mlops.tracking import LoggedRun, log_detector_run
+from catalens.training.aligned.tracking import log_run
+from core.catalog.pg_server import free_port
+from core.errors import ModelError
+from core.inference import ModelRunner
+from core.models.registry import (
     content_sha256,
     register_version,
     resolve_or_fallback,
     resolve_registered,
 )
-from catalens.mlops.tracking import LoggedRun, log_detector_run
-from catalens.paths import shared_path
-from catalens.settings import CropSettings, DetectorSettings, EmbedderSettings
+from core.paths import shared_path
+from core.settings import CropSettings, DetectorSettings, EmbedderSettings
 from infra.stack import Endpoints
 from schemas import CaptionAttributes, ImageUploaded, ObjectsCaptioned
 from services.detector.handler import DetectorPorts, handle_images
 from services.detector.yolo import YoloDetector
 from services.embedder.aligned.heads import HeadConfig
-from services.embedder.aligned.tracking import log_run
 from services.embedder.factory import build_embedder
 from services.embedder.handler import EmbedderPorts, handle_captioned
-from services.indexer.pg_server import free_port
 from tests.fakes.aligned import write_untrained_artifact
 from tests.fakes.ports import DictStore
 
@@ -176,9 +176,13 @@ def test_the_detector_service_loads_the_production_alias_and_stamps_its_version_
 
     store, data = DictStore(), _jpeg()
     upload = ImageUploaded(
-        producer="test", image_id="img-1", bucket="b", key="images/img-1",
-        sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-    )  # fmt: skip
+        producer="test",
+        image_id="img-1",
+        bucket="b",
+        key="images/img-1",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
     asyncio.run(store.put(upload.key, data))
     ports = DetectorPorts(store, store, detector, ModelRunner("t"), CropSettings())
     outcome = asyncio.run(handle_images([upload], ports))
@@ -189,7 +193,7 @@ def test_the_detector_service_loads_the_production_alias_and_stamps_its_version_
 def test_a_running_detector_follows_its_alias_to_a_new_version_and_stamps_it(
     trained: Trained, client: MlflowClient, registry_env: Path
 ) -> None:
-    from catalens.mlops.registry import current_stamp
+    from core.models.registry import current_stamp
     from services.detector.model_watch import check_once
 
     name, result, logged = trained
@@ -210,9 +214,13 @@ def test_a_running_detector_follows_its_alias_to_a_new_version_and_stamps_it(
 
     data = _jpeg()
     upload = ImageUploaded(
-        producer="test", image_id="img-2", bucket="b", key="images/img-2",
-        sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-    )  # fmt: skip
+        producer="test",
+        image_id="img-2",
+        bucket="b",
+        key="images/img-2",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
     asyncio.run(store.put(upload.key, data))
     [(_, event)] = asyncio.run(handle_images([upload], ports)).publish
     assert event.detector.version == stamp
@@ -250,7 +258,7 @@ def test_an_unreachable_registry_falls_back_to_the_configured_local_file_with_a_
     settings = DetectorSettings(model="models:/anything@production", preset="all")
     with pytest.raises(ModelError, match="cannot resolve models:/anything@production"):
         YoloDetector.from_settings(settings)
-    with caplog.at_level(logging.WARNING, logger="catalens.mlops.registry"):
+    with caplog.at_level(logging.WARNING, logger="core.models.registry"):
         detector = YoloDetector.from_settings(
             settings.model_copy(update={"fallback": str(result.weights)})
         )
@@ -290,9 +298,13 @@ def test_aligned_training_registers_a_candidate_and_the_embedder_loads_it_by_ali
     heads_hash = json.loads((artifact / "manifest.json").read_text())["identity"]["version"]
     assert embedder.identity.version == f"v{candidate.version}-{heads_hash}"
     captioned = ObjectsCaptioned(
-        producer="test", image_id="img-1", object_id="obj-1", caption="a red dress",
-        attributes=CaptionAttributes(category="dress"), captioner="test",
-    )  # fmt: skip
+        producer="test",
+        image_id="img-1",
+        object_id="obj-1",
+        caption="a red dress",
+        attributes=CaptionAttributes(category="dress"),
+        captioner="test",
+    )
     ports = EmbedderPorts(DictStore(), embedder, ModelRunner("e"))
     [(_, event)] = asyncio.run(handle_captioned([captioned], ports)).publish
     assert event.embedder.version == f"v{candidate.version}-{heads_hash}"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from services.indexer.pg_server import EmbeddedPostgres
+from core.catalog.pg_server import EmbeddedPostgres
 
 
 @pytest.fixture

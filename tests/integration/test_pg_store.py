@@ -9,13 +9,14 @@ import asyncpg
 import numpy as np
 import pytest
 
-from catalens.domain import l2_normalise
-from services.indexer.pg_migrate import load_migrations, migrate
-from services.indexer.pg_search import search_sql
-from services.indexer.pg_store import PgStore
-from services.indexer.pg_vectors import VectorModelError
-from services.indexer.pg_views import ObjectRecord
-from services.query.ports import SearchFilters
+from core.catalog.pg_migrate import load_migrations, migrate
+from core.catalog.pg_search import search_sql
+from core.catalog.pg_store import PgStore
+from core.catalog.pg_vectors import VectorModelError
+from core.catalog.pg_views import ObjectRecord
+from core.catalog.views import SearchFilters
+from core.domain import l2_normalise
+from core.wire import identity_of
 
 MODEL = "aligned-test-v1"
 DIM = 8
@@ -105,8 +106,12 @@ async def test_a_filtered_search_walks_the_hnsw_index_until_it_has_k_hits(
     objects = [obj(f"o{i}", label="rare" if i % 10 == 0 else "common") for i in range(n)]
     await store.upsert_image("big", "file:///big.jpg", 640, 480)
     await store.upsert_objects("big", objects)
-    await store.upsert_vectors("big-model", [o.object_id for o in objects], "image",
-                               rng.normal(size=(n, dim)).astype(np.float32))  # fmt: skip
+    await store.upsert_vectors(
+        "big-model",
+        [o.object_id for o in objects],
+        "image",
+        rng.normal(size=(n, dim)).astype(np.float32),
+    )
     await store._pool.execute("ANALYZE")
     query, filters = l2_normalise(rng.normal(size=dim)), SearchFilters(("rare",))
     sql, args = search_sql(await store._table("big-model"), filters, 10, 0, "image", query)
@@ -179,8 +184,9 @@ async def test_two_models_with_different_dims_live_side_by_side(store: PgStore) 
 
 
 async def test_reads_give_the_query_service_its_shapes(store: PgStore) -> None:
-    await add_image(store, "img1", [obj("a", score=0.5), obj("w", "image", "image", 1.0)],
-                    [unit(0), unit(1)])  # fmt: skip
+    await add_image(
+        store, "img1", [obj("a", score=0.5), obj("w", "image", "image", 1.0)], [unit(0), unit(1)]
+    )
     image = await store.get_image("img1")
     assert image is not None and (image.width, image.height, image.source) == (640, 480, "shop-a")
     assert [o.object_id for o in image.objects] == ["a", "w"]
@@ -213,19 +219,31 @@ async def test_a_bucket_delete_removes_vectors_that_arrived_after_the_image_rows
         for i in range(2)
     ]
     detected = ObjectsDetected(
-        producer="t", image_id="a", image_uri=uri, width=9, height=9,
-        detector=ModelRef(backend="t", name="t", version="1"), objects=objects,
-    )  # fmt: skip
+        producer="t",
+        image_id="a",
+        image_uri=uri,
+        width=9,
+        height=9,
+        detector=ModelRef(backend="t", name="t", version="1"),
+        objects=objects,
+    )
     ref = EmbedderRef(backend="t", name="reorder", version="1", dim=DIM)
     embedded = ObjectsEmbedded(
-        producer="t", image_id="a", image_uri=uri, embedder=ref,
-        vectors=[EmbeddedVector(object_id=o.object_id, modality="image",
-                                vector=Vector.from_numpy(unit(i))) for i, o in enumerate(objects)],
-    )  # fmt: skip
+        producer="t",
+        image_id="a",
+        image_uri=uri,
+        embedder=ref,
+        vectors=[
+            EmbeddedVector(
+                object_id=o.object_id, modality="image", vector=Vector.from_numpy(unit(i))
+            )
+            for i, o in enumerate(objects)
+        ],
+    )
     tombstone = ObjectsDeleted(producer="t", image_uri=uri)
     await handle_detected([detected], ports)
     await handle_detected([tombstone], ports)  # rows gone
     await handle_embedded([embedded], ports)  # the vectors that were in flight
-    assert len((await store.vectors(ref.to_identity().key, "image"))[0]) == 2
+    assert len((await store.vectors(identity_of(ref).key, "image"))[0]) == 2
     await handle_embedded([tombstone], ports)  # the same tombstone, behind them on this topic
-    assert (await store.vectors(ref.to_identity().key, "image"))[0] == []
+    assert (await store.vectors(identity_of(ref).key, "image"))[0] == []

@@ -13,10 +13,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from catalens.adapters.minio_store import open_minio_store
-from catalens.imaging import load_image
-from catalens.settings import Settings
-from catalens.storage_keys import crop_key
+from core.imaging import load_image
+from core.index.generations import Generation, GenerationStore
+from core.index.index_jobs import build
+from core.index.log_follower import open_follower
+from core.settings import Settings
+from core.storage.minio_store import open_minio_store
+from core.storage_keys import crop_key
 from infra.stack import Endpoints
 from schemas import (
     CaptionAttributes,
@@ -29,9 +32,6 @@ from schemas import (
     partition_key,
 )
 from services.embedder.reembed import reembed
-from services.indexer.generations import Generation, GenerationStore
-from services.indexer.index_jobs import build
-from services.indexer.log_follower import open_follower
 from tests.integration.test_streaming_query import sample_images
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
@@ -66,18 +66,36 @@ async def test_a_new_models_generation_holds_the_live_objects_with_that_models_v
         obj = DetectedObject(
             object_id=object_id, kind="image", label="image", score=1.0, box=(0, 0, 10, 10)
         )
-        events.append((detected_topic, ObjectsDetected(
-            producer="t", image_id=image_id, image_uri=f"s3://catalens/{image_id}.jpg",
-            width=10, height=10, detector=ModelRef(backend="t", name="t", version="1"),
-            objects=[obj],
-        )))  # fmt: skip
+        events.append(
+            (
+                detected_topic,
+                ObjectsDetected(
+                    producer="t",
+                    image_id=image_id,
+                    image_uri=f"s3://catalens/{image_id}.jpg",
+                    width=10,
+                    height=10,
+                    detector=ModelRef(backend="t", name="t", version="1"),
+                    objects=[obj],
+                ),
+            )
+        )
     first = events[0][1]
     assert isinstance(first, ObjectsDetected)
-    events.append((captioned_topic, ObjectsCaptioned(
-        producer="t", image_id=first.image_id, image_uri=first.image_uri,
-        object_id=first.objects[0].object_id, caption="blue denim jeans",
-        attributes=CaptionAttributes(category="jeans"), captioner="t",
-    )))  # fmt: skip
+    events.append(
+        (
+            captioned_topic,
+            ObjectsCaptioned(
+                producer="t",
+                image_id=first.image_id,
+                image_uri=first.image_uri,
+                object_id=first.objects[0].object_id,
+                caption="blue denim jeans",
+                attributes=CaptionAttributes(category="jeans"),
+                captioner="t",
+            ),
+        )
+    )
     gone = events[2][1]
     assert isinstance(gone, ObjectsDetected)
     events.append((detected_topic, ObjectsDeleted(producer="t", image_uri=gone.image_uri)))

@@ -21,13 +21,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 from pydantic import SecretStr
 
-from catalens.inference import ModelRunner
-from catalens.settings import CropSettings, Settings, StreamingSettings
-from catalens.streaming.broker import make_broker
-from catalens.streaming.metrics import ServiceMetrics
-from catalens.streaming.route import Route, RouteRunner
-from catalens.streaming.s3_events import decode_images_record
-from catalens.streaming.topics import ensure_topics
+from core.inference import ModelRunner
+from core.settings import CropSettings, Settings, StreamingSettings
+from core.streaming.broker import make_broker
+from core.streaming.metrics import ServiceMetrics
+from core.streaming.route import Route, RouteRunner
+from core.streaming.s3_events import decode_images_record
+from core.streaming.topics import ensure_topics
 from infra.minio_events import minio_client
 from infra.stack import Endpoints
 from schemas import (
@@ -55,8 +55,11 @@ async def test_on_kafka_good_records_flow_on_bad_ones_are_dead_lettered_and_offs
     settings = StreamingSettings(group_prefix=group_prefix, max_wait_ms=100, retry_backoff_s=0.05)
     await ensure_topics(real_stack.kafka_bootstrap, settings)
     await _create_topics(real_stack, topic, dlq(topic))
-    broker = make_broker(Settings().kafka.model_copy(
-        update={"bootstrap_servers": real_stack.kafka_bootstrap}), settings, "test")  # fmt: skip
+    broker = make_broker(
+        Settings().kafka.model_copy(update={"bootstrap_servers": real_stack.kafka_bootstrap}),
+        settings,
+        "test",
+    )
     store = DictStore()
     ports = DetectorPorts(store, store, OneBoxDetector(), ModelRunner("t"), CropSettings())
     route = Route("images", topic, handle_images, ports, decoder=decode_images_record)
@@ -104,9 +107,11 @@ async def stack_settings(real_stack: Endpoints, tmp_path: Path) -> AsyncIterator
     settings.postgres.dsn = SecretStr(dsn)
     settings.captioner.backend = "offline"
     settings.streaming = StreamingSettings(
-        group_prefix=f"t{uuid.uuid4().hex[:8]}", auto_offset_reset="latest",
-        max_wait_ms=100, metrics_port=0,
-    )  # fmt: skip
+        group_prefix=f"t{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="latest",
+        max_wait_ms=100,
+        metrics_port=0,
+    )
     settings.index.alias = f"t{uuid.uuid4().hex[:8]}"  # a re-index in one test moves only its own
     try:
         yield settings
@@ -137,9 +142,13 @@ async def test_an_upload_is_searchable_a_delete_removes_it_and_a_corrupt_image_i
     try:
         async with _all_running(services), _Tail(real_stack, dlq(IMAGES)) as tail:
             put = await asyncio.to_thread(
-                client.put_object, bucket, f"{prefix}/bus.jpg", io.BytesIO(BUS), len(BUS),
+                client.put_object,
+                bucket,
+                f"{prefix}/bus.jpg",
+                io.BytesIO(BUS),
+                len(BUS),
                 content_type="image/jpeg",
-            )  # fmt: skip
+            )
             image_id = image_id_from_object(bucket, f"{prefix}/bus.jpg", put.etag)
             key_of_model = embedder.identity.key
             await _until(lambda: _image_vectors(pg, key_of_model, image_id), at_least=2)
@@ -187,8 +196,14 @@ def _jpeg(colour: tuple[int, ...]) -> bytes:
 async def _upload(store: DictStore, data: bytes) -> ImageUploaded:
     key = f"uploads/{uuid.uuid4().hex}.jpg"
     await store.put(key, data)
-    return ImageUploaded(producer="test", image_id=image_id_from_bytes(data), bucket="b",
-                         key=key, etag="e" * 32, size=len(data))  # fmt: skip
+    return ImageUploaded(
+        producer="test",
+        image_id=image_id_from_bytes(data),
+        bucket="b",
+        key=key,
+        etag="e" * 32,
+        size=len(data),
+    )
 
 
 @contextlib.asynccontextmanager

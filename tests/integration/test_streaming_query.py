@@ -27,7 +27,7 @@ __all__ = ["stack_settings"]  # the fixture: a database of this test's own, fres
 
 
 def sample_images(n_products: int = 10, n_scenes: int = 10) -> list[Path]:
-    from catalens.paths import shared_path
+    from core.paths import shared_path
 
     products, scenes = (
         shared_path("datasets", "fashion-products"),
@@ -142,7 +142,7 @@ async def _reindex_under_http_load(
 ) -> None:
     """`catalens reindex` to HNSW while text searches run back to back: every one answers, and
     the service ends up serving the new generation with the same objects."""
-    from services.indexer.index_jobs import reindex
+    from core.index.index_jobs import reindex
 
     statuses: list[int] = []
 

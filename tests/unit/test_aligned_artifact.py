@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catalens.errors import ModelError
+from core.errors import ModelError
 from services.embedder.aligned.artifact import MANIFEST, WEIGHTS
 from services.embedder.aligned.embedder import AlignedEmbedder
 from services.embedder.aligned.heads import HeadConfig

@@ -1,67 +1,135 @@
-from catalens.bus import InProcessBus, Outcome
-from catalens.errors import CorruptImage
+from collections.abc import Sequence
+
+from core.bus import InProcessBus, RetryPolicy
+from core.errors import CorruptImage
+from core.routes import Outcome, Route
+from schemas import ImageDeleted, ImageUploaded
 
 
-async def test_messages_flow_through_chained_handlers_in_batches():
-    bus = InProcessBus()
-    seen_batches: list[int] = []
-    results: list[int] = []
+def deleted(n: int) -> ImageDeleted:
+    return ImageDeleted(producer="test", image_id=f"{n:032x}", bucket="b", key=f"k{n}")
 
-    async def double(batch):
-        seen_batches.append(len(batch))
-        out = Outcome()
-        for n in batch:
-            out.emit("doubled", n * 2)
-        return out
 
-    async def collect(batch):
-        results.extend(batch)
+def uploaded(n: int) -> ImageUploaded:
+    return ImageUploaded(
+        producer="test", image_id=f"{n:032x}", bucket="b", key=f"k{n}", sha256="0" * 64, size=1
+    )
+
+
+def key_number(message: ImageDeleted | ImageUploaded) -> int:
+    return int(message.key[1:])
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.batches: list[int] = []
+
+    async def __call__(self, batch: Sequence[ImageDeleted], ports: object) -> Outcome:
+        self.batches.append(len(batch))
+        self.seen.extend(key_number(m) for m in batch)
         return Outcome()
 
-    bus.subscribe("numbers", "double", double, batch_size=4)
-    bus.subscribe("doubled", "collect", collect)
+
+async def test_messages_flow_through_chained_routes_in_batches_of_the_route():
+    bus = InProcessBus()
+    collect = Collect()
+
+    sizes: list[int] = []
+
+    async def forward(batch: Sequence[ImageDeleted], ports: object) -> Outcome:
+        sizes.append(len(batch))
+        out = Outcome()
+        for message in batch:
+            out.emit("second", deleted(key_number(message) * 2))
+        return out
+
+    bus.subscribe(Route("forward", "first", forward, None, max_records=4))
+    bus.subscribe(Route("collect", "second", collect, None))
     for n in range(10):
-        bus.publish("numbers", n)
+        bus.publish("first", deleted(n))
     await bus.drain()
-    assert sorted(results) == [n * 2 for n in range(10)]
-    assert seen_batches == [4, 4, 2]
+    assert sorted(collect.seen) == [n * 2 for n in range(10)]
+    assert sizes == [4, 4, 2]
 
 
 async def test_a_rejected_message_lands_in_the_dead_letter_topic_and_the_rest_go_on():
     bus = InProcessBus()
-    passed: list[str] = []
+    collect = Collect()
 
-    async def check(batch):
+    async def check(batch: Sequence[ImageDeleted], ports: object) -> Outcome:
         out = Outcome()
-        for item in batch:
-            if item == "bad":
-                out.reject(item, CorruptImage("truncated JPEG"))
+        for message in batch:
+            if key_number(message) == 1:
+                out.reject(message, CorruptImage("truncated JPEG"))
             else:
-                out.emit("ok", item)
+                out.emit("ok", message)
         return out
 
-    async def collect(batch):
-        passed.extend(batch)
+    bus.subscribe(Route("check", "images", check, None))
+    bus.subscribe(Route("collect", "ok", collect, None))
+    for n in range(3):
+        bus.publish("images", deleted(n))
+    await bus.drain()
+    assert collect.seen == [0, 2]
+    [dead] = bus.dead_letters["images.dlq"]
+    assert (key_number(dead.message), dead.reason, dead.detail) == (
+        1,
+        "corrupt_image",
+        "truncated JPEG",
+    )
+
+
+async def test_a_handler_that_raises_on_one_message_dead_letters_only_that_message():
+    bus = InProcessBus()
+    collect = Collect()
+
+    async def fragile(batch: Sequence[ImageDeleted], ports: object) -> Outcome:
+        if any(key_number(m) == 3 for m in batch):
+            raise RuntimeError("boom")
+        return await collect(batch, ports)
+
+    bus.subscribe(Route("fragile", "t", fragile, None, max_records=8))
+    for n in range(6):
+        bus.publish("t", deleted(n))
+    await bus.drain()
+    assert sorted(collect.seen) == [0, 1, 2, 4, 5]
+    assert [(key_number(d.message), d.reason) for d in bus.dead_letters["t.dlq"]] == [
+        (3, "RuntimeError")
+    ]
+    assert bus.pending() == 0
+
+
+async def test_a_message_of_a_type_the_route_does_not_accept_is_dead_lettered_as_kafka_would():
+    bus = InProcessBus()
+    collect = Collect()
+    bus.subscribe(Route("collect", "t", collect, None, accepts=(ImageDeleted,)))
+    bus.publish("t", uploaded(1))
+    bus.publish("t", deleted(2))
+    await bus.drain()
+    assert collect.seen == [2]
+    [dead] = bus.dead_letters["t.dlq"]
+    assert dead.reason == "schema_error"
+    assert "expected image.deleted, got image.uploaded" in dead.detail
+
+
+async def test_a_transient_failure_is_retried_and_past_the_bound_dead_lettered_not_dropped():
+    bus = InProcessBus(RetryPolicy(attempts=3, backoff_s=0.001, backoff_max_s=0.001))
+    calls: list[int] = []
+
+    async def flaky(batch: Sequence[ImageDeleted], ports: object) -> Outcome:
+        calls.append(len(batch))
+        if key_number(batch[0]) == 0 or len(calls) < 2:
+            raise ConnectionError("database away")
         return Outcome()
 
-    bus.subscribe("images", "check", check)
-    bus.subscribe("ok", "collect", collect)
-    for item in ["a", "bad", "b"]:
-        bus.publish("images", item)
+    bus.subscribe(Route("flaky", "t", flaky, None))
+    bus.publish("t", deleted(1))
     await bus.drain()
-    assert passed == ["a", "b"]
-    [dead] = bus.dead_letters["images.dlq"]
-    assert (dead.message, dead.reason, dead.detail) == ("bad", "corrupt_image", "truncated JPEG")
+    assert calls == [1, 1] and not bus.dead_letters["t.dlq"]  # second try went through
 
-
-async def test_a_handler_that_raises_dead_letters_its_batch_instead_of_stopping_the_bus():
-    bus = InProcessBus()
-
-    async def broken(batch):
-        raise RuntimeError("boom")
-
-    bus.subscribe("t", "broken", broken)
-    bus.publish("t", 1)
+    bus.publish("t", deleted(0))
     await bus.drain()
-    assert [d.reason for d in bus.dead_letters["t.dlq"]] == ["RuntimeError"]
-    assert bus.pending() == 0
+    assert [(key_number(d.message), d.reason) for d in bus.dead_letters["t.dlq"]] == [
+        (0, "gave_up")
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalens.domain import Attributes, Caption
+from core.domain import Attributes, Caption
 from services.captioner.cache import CaptionCache, cache_key
 
 CAPTION = Caption("red handbag", Attributes("handbag", ("red",), "solid", "leather", None), "m")

@@ -14,7 +14,7 @@ from PIL import Image
 from catalens.datasets.sources import open_source, read_coco
 from catalens.datasets.subset import DEFAULT_CLASSES, SubsetOptions, write_subset
 from catalens.datasets.yolo import read_boxes
-from catalens.paths import shared_path
+from core.paths import shared_path
 
 COCO128 = shared_path("datasets", "coco128")
 COCO_NAMES = shared_path("models", "yolov8n-coco", "coco_labels.txt")

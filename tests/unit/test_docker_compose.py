@@ -11,7 +11,7 @@ import typer
 import yaml
 
 from catalens.cli.main import app as cli_app
-from catalens.paths import REPO_ROOT
+from core.paths import REPO_ROOT
 
 INFRA = {"kafka", "minio", "postgres", "mlflow"}
 # `catalens run <service>` is written by another engineer; these are the services it will take.
@@ -98,8 +98,12 @@ def test_catalens_services_reach_the_infrastructure_by_its_compose_names(service
 
 def test_published_ports_match_the_local_defaults_and_bind_to_loopback(services):
     expected = {
-        "kafka": "9092", "minio": "9000", "postgres": "5433", "mlflow": "5000", "query": "8000",
-    }  # fmt: skip
+        "kafka": "9092",
+        "minio": "9000",
+        "postgres": "5433",
+        "mlflow": "5000",
+        "query": "8000",
+    }
     for name, port in expected.items():
         published = [p.split(":") for p in services[name]["ports"]]
         assert ["127.0.0.1", port] in [p[:2] for p in published], name
@@ -111,7 +115,7 @@ def test_every_long_running_service_has_a_healthcheck(services):
 
 
 def test_worker_healthchecks_probe_the_metrics_port_each_worker_serves(services):
-    from catalens.streaming.metrics import DEFAULT_PORTS
+    from core.streaming.metrics import DEFAULT_PORTS
 
     for name, port in DEFAULT_PORTS.items():
         assert f"http://localhost:{port}/metrics" in services[name]["healthcheck"]["test"], name

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from catalens.errors import ModelError
-from catalens.settings import EmbedderSettings
+from core.errors import ModelError
+from core.settings import EmbedderSettings
 from services.embedder.factory import build_embedder, latest_aligned_artifact
 
 

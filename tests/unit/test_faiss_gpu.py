@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from services.indexer.faiss_gpu import (
+from core.index.faiss_gpu import (
     GpuUnavailableError,
     gpu_count,
     has_gpu_support,
@@ -16,8 +16,8 @@ from services.indexer.faiss_gpu import (
     train_template,
     train_with_clustering_index,
 )
-from services.indexer.faiss_params import FaissParams, new_ivf, new_ivf_template
-from services.indexer.faiss_shards import ShardedFaissIndex
+from core.index.faiss_params import FaissParams, new_ivf, new_ivf_template
+from core.index.faiss_shards import ShardedFaissIndex
 
 DIM, N, NLIST = 64, 5000, 32
 needs_faiss_cpu = pytest.mark.skipif(has_gpu_support(), reason="faiss here has GPU support")

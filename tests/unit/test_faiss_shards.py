@@ -11,8 +11,9 @@ import faiss
 import numpy as np
 import pytest
 
-from services.indexer.faiss_params import FaissParams, faiss_key
-from services.indexer.faiss_shards import ShardedFaissIndex
+from core.index.faiss_params import FaissParams, faiss_key
+from core.index.faiss_shards import ShardedFaissIndex
+from core.index.faiss_snapshot import read_snapshot, write_snapshot
 
 DIM = 64
 TYPES = ["Flat", "HNSW", "IVF-SQ8"]
@@ -157,12 +158,12 @@ def test_a_snapshot_loads_back_to_identical_search_results(index_type: str, tmp_
         index.upsert(ids(500), data)
         index.delete(ids(5))
         index.upsert(["o10"], data[0])
-        index.snapshot(tmp_path / "snap")
+        write_snapshot(index, tmp_path / "snap")
         index.upsert(["late"], data[1])
-        index.snapshot(tmp_path / "snap")  # replaces the first one
+        write_snapshot(index, tmp_path / "snap")  # replaces the first one
         before = index.search(queries, len(index))  # every live id, so none can hide
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap"]  # no temp or old folders
-    with ShardedFaissIndex.load(tmp_path / "snap") as loaded:
+    with read_snapshot(tmp_path / "snap") as loaded:
         assert loaded.index_type == index_type and len(loaded) == len(index)
         assert loaded.search(queries, len(loaded)) == before
         loaded.upsert(["new"], data[2])  # a loaded index keeps working

@@ -1,6 +1,6 @@
 import pytest
 
-from catalens.adapters.folder_store import FolderObjectStore
+from core.storage.folder_store import FolderObjectStore
 
 
 async def test_a_stored_object_reads_back_and_is_gone_after_delete(tmp_path):

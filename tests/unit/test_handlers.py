@@ -6,9 +6,9 @@ import io
 
 from PIL import Image
 
-from catalens.inference import ModelRunner
-from catalens.settings import CropSettings
-from catalens.storage_keys import crop_key
+from core.inference import ModelRunner
+from core.settings import CropSettings
+from core.storage_keys import crop_key
 from schemas import (
     OBJECTS_CAPTIONED,
     OBJECTS_DETECTED,
@@ -36,9 +36,13 @@ async def _upload(store: DictStore, data: bytes) -> ImageUploaded:
     image_id = image_id_from_bytes(data)
     await store.put(f"images/{image_id}", data)
     return ImageUploaded(
-        producer="test", image_id=image_id, bucket="b", key=f"images/{image_id}",
-        sha256=__import__("hashlib").sha256(data).hexdigest(), size=len(data),
-    )  # fmt: skip
+        producer="test",
+        image_id=image_id,
+        bucket="b",
+        key=f"images/{image_id}",
+        sha256=__import__("hashlib").sha256(data).hexdigest(),
+        size=len(data),
+    )
 
 
 def _detector_ports(store: DictStore, detector: OneBoxDetector) -> DetectorPorts:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from catalens.errors import (
+from core.errors import (
     CorruptImage,
     EmptyImage,
     ImageError,
@@ -20,7 +20,7 @@ from catalens.errors import (
     ImageTooSmall,
     NotAnImage,
 )
-from catalens.imaging import DEFAULT_LIMITS, ImageLimits, load_image, load_image_file
+from core.imaging import DEFAULT_LIMITS, ImageLimits, load_image, load_image_file
 
 
 def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:

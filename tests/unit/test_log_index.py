@@ -7,14 +7,15 @@ import random
 import numpy as np
 import pytest
 
-from schemas import EmbeddedVector, EmbedderRef, ObjectsDeleted, ObjectsEmbedded, Vector
-from services.indexer.faiss_params import FaissParams
-from services.indexer.log_index import LogIndex
-from services.indexer.partition_snapshot import (
+from core.index.faiss_params import FaissParams
+from core.index.log_index import LogIndex
+from core.index.partition_snapshot import (
     SnapshotError,
     encode_partition,
     restore_partition,
 )
+from core.wire import identity_of
+from schemas import EmbeddedVector, EmbedderRef, ObjectsDeleted, ObjectsEmbedded, Vector
 
 DIM = 8
 REF = EmbedderRef(backend="aligned", name="test", version="1", dim=DIM)
@@ -86,7 +87,7 @@ def truth(records: list[Record]) -> dict[str, np.ndarray]:
 
 
 def flat(log: LogIndex) -> dict[str, np.ndarray]:
-    return log.live().get(f"{REF.to_identity().key}:image", {})
+    return log.live().get(f"{identity_of(REF).key}:image", {})
 
 
 def assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
@@ -203,9 +204,16 @@ def test_a_record_that_cannot_be_applied_is_reported_and_the_batch_goes_on() -> 
     log = LogIndex("t", 1)
     good = vectors_event("a", {"a-o0": np.ones(DIM, dtype=np.float32) / np.sqrt(DIM)})
     other = EmbedderRef(backend="aligned", name="test", version="1", dim=4)  # same key, dim 4
-    bad = good.model_copy(update={"embedder": other, "vectors": [
-        EmbeddedVector(object_id="b-o0", modality="image", vector=Vector.from_numpy(np.ones(4)))
-    ]})  # fmt: skip
+    bad = good.model_copy(
+        update={
+            "embedder": other,
+            "vectors": [
+                EmbeddedVector(
+                    object_id="b-o0", modality="image", vector=Vector.from_numpy(np.ones(4))
+                )
+            ],
+        }
+    )
     errors: list[tuple[int, int]] = []
     log.apply_many([(0, 0, good), (0, 1, bad)], on_error=lambda p, o, e: errors.append((p, o)))
     assert errors == [(0, 1)] and log.positions == [2]

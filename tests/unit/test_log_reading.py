@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from catalens.streaming.log_reading import read_to
+from core.streaming.log_reading import read_to
 
 TP = TopicPartition("t", 0)
 

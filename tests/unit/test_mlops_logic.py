@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalens.errors import ModelError
 from catalens.mlops.detector_training import count_images, prepare_data, read_results_csv
 from catalens.mlops.promote import decide
-from catalens.mlops.registry import content_sha256, parse_reference, version_stamp
 from catalens.mlops.tracking import metric_key
+from core.errors import ModelError
+from core.models.registry import content_sha256, parse_reference, version_stamp
 
 
 def test_a_candidate_is_promoted_when_nothing_is_in_production_yet() -> None:
@@ -37,8 +37,10 @@ def test_the_version_stamp_names_the_registry_version_and_the_content() -> None:
 
 def test_registry_references_name_an_alias_or_a_version_and_anything_else_is_refused() -> None:
     assert parse_reference("models:/fashion-detector@production") == (
-        "fashion-detector", "production", None
-    )  # fmt: skip
+        "fashion-detector",
+        "production",
+        None,
+    )
     assert parse_reference("models:/fashion-detector/3") == ("fashion-detector", None, "3")
     for bad in ("models:/fashion-detector", "runs:/abc/weights", "models:/a/b/c"):
         with pytest.raises(ModelError):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from catalens.domain import Box, Crop
-from catalens.errors import CaptionerError
-from catalens.settings import CaptionerSettings
+from core.domain import Box, Crop
+from core.errors import CaptionerError
+from core.settings import CaptionerSettings
 from services.captioner import OfflineCaptioner, OpenAICaptioner, build_captioner
 
 SOLID = {
@@ -125,8 +125,9 @@ def test_auto_backend_without_a_key_is_offline_and_with_a_key_is_openai(monkeypa
     assert isinstance(build_captioner(CaptionerSettings()), OfflineCaptioner)
     keyed = CaptionerSettings(api_key="sk-test")
     assert isinstance(build_captioner(keyed), OpenAICaptioner)
-    assert isinstance(build_captioner(keyed.model_copy(update={"backend": "offline"})),
-                      OfflineCaptioner)  # fmt: skip
+    assert isinstance(
+        build_captioner(keyed.model_copy(update={"backend": "offline"})), OfflineCaptioner
+    )
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
     assert isinstance(build_captioner(CaptionerSettings()), OpenAICaptioner)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catalens.errors import ModelError
+from core.errors import ModelError
 from services.embedder.open_clip_backend import OpenClipEmbedder
 
 open_clip = pytest.importorskip("open_clip")

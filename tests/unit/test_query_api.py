@@ -11,11 +11,11 @@ from litestar.testing import AsyncTestClient
 from PIL import Image
 from pydantic import SecretStr
 
-from catalens.imaging import encode_jpeg
-from catalens.settings import QuerySettings
+from core.catalog.views import SearchFilters
+from core.imaging import encode_jpeg
+from core.settings import QuerySettings
 from services.query.app import create_app
 from services.query.feed import new_objects
-from services.query.ports import SearchFilters
 from tests.fakes.catalog import FakeCatalog
 from tests.fakes.pictures import CATALOG_SCENES, product_scene, seeded_catalog
 
@@ -278,5 +278,10 @@ async def test_the_index_endpoint_says_which_model_and_index_answer_or_503_witho
 
     async with client_for(Indexed()) as client:
         body = (await client.get("/api/index")).json()
-    assert body == {"model": "aligned-x", "index_type": "HNSW", "vectors": 12,
-                    "generation": "g2", "behind": None}  # fmt: skip
+    assert body == {
+        "model": "aligned-x",
+        "index_type": "HNSW",
+        "vectors": 12,
+        "generation": "g2",
+        "behind": None,
+    }

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from catalens.streaming.s3_events import decode_images_record, parse_s3_event
+from core.streaming.s3_events import decode_images_record, parse_s3_event
 from schemas import ImageDeleted, ImageUploaded, SchemaError, encode, image_id_from_object
 
 ETAG = "d41d8cd98f00b204e9800998ecf8427e"
@@ -48,9 +48,13 @@ def minio_event(*records: dict[str, Any]) -> bytes:
 
 def put(key: str, etag: str = ETAG) -> dict[str, Any]:
     return minio_record(
-        "s3:ObjectCreated:Put", key, size=48213, eTag=etag, contentType="image/jpeg",
+        "s3:ObjectCreated:Put",
+        key,
+        size=48213,
+        eTag=etag,
+        contentType="image/jpeg",
         userMetadata={"content-type": "image/jpeg"},
-    )  # fmt: skip
+    )
 
 
 def test_a_put_becomes_an_upload_identified_by_bucket_key_and_etag() -> None:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import schemas
 from catalens.cli.main import app
 from catalens.cli.schemas_cmd import DEFAULT_DOCS, DEFAULT_JSON_DIR
-from catalens.errors import CatalensError
+from core.errors import CatalensError
 from schemas import (
     CaptionAttributes,
     DetectedObject,
@@ -316,14 +316,23 @@ def test_an_object_key_with_spaces_travels_as_a_percent_encoded_uri_and_back():
     from schemas.ids import s3_key, s3_uri
 
     uploaded = ImageUploaded(
-        producer="s3", image_id="a" * 32, bucket="catalens", key="summer sale/red dress #2.jpg",
-        etag="abc", size=10,
-    )  # fmt: skip
+        producer="s3",
+        image_id="a" * 32,
+        bucket="catalens",
+        key="summer sale/red dress #2.jpg",
+        etag="abc",
+        size=10,
+    )
     assert uploaded.uri == "s3://catalens/summer%20sale/red%20dress%20%232.jpg"
     detected = ObjectsDetected(
-        producer="detector", image_id=uploaded.image_id, image_uri=uploaded.uri, width=10,
-        height=10, detector={"backend": "b", "name": "n", "version": "v"}, objects=[],
-    )  # fmt: skip
+        producer="detector",
+        image_id=uploaded.image_id,
+        image_uri=uploaded.uri,
+        width=10,
+        height=10,
+        detector={"backend": "b", "name": "n", "version": "v"},
+        objects=[],
+    )
     assert s3_key(detected.image_uri, "catalens") == "summer sale/red dress #2.jpg"
     assert s3_key(s3_uri("other", "x"), "catalens") is None
 

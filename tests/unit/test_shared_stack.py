@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catalens.settings import Settings
+from core.settings import Settings
 from infra import procs, shared
 
 

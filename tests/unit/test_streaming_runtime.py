@@ -13,12 +13,12 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from PIL import Image
 
-from catalens.bus import Outcome
-from catalens.inference import ModelRunner
-from catalens.settings import CropSettings, StreamingSettings
-from catalens.streaming.metrics import ServiceMetrics
-from catalens.streaming.route import Route, RouteRunner
-from catalens.streaming.s3_events import decode_images_record
+from core.inference import ModelRunner
+from core.routes import Outcome
+from core.settings import CropSettings, StreamingSettings
+from core.streaming.metrics import ServiceMetrics
+from core.streaming.route import Route, RouteRunner
+from core.streaming.s3_events import decode_images_record
 from schemas import (
     IMAGES,
     OBJECTS_DETECTED,
@@ -63,9 +63,13 @@ async def _upload(store: DictStore, colour: str) -> ImageUploaded:
     key = f"uploads/{colour}.jpg"
     await store.put(key, data)
     return ImageUploaded(
-        producer="test", image_id=image_id_from_bytes(data), bucket="b", key=key,
-        etag="e" * 32, size=len(data),
-    )  # fmt: skip
+        producer="test",
+        image_id=image_id_from_bytes(data),
+        bucket="b",
+        key=key,
+        etag="e" * 32,
+        size=len(data),
+    )
 
 
 def _pipeline(handler: Any = handle_images, settings: StreamingSettings = FAST_RETRIES) -> Pipeline:
@@ -74,9 +78,13 @@ def _pipeline(handler: Any = handle_images, settings: StreamingSettings = FAST_R
         store, store, OneBoxDetector(), ModelRunner("t"), CropSettings(min_size=10)
     )
     route = Route(
-        "images", IMAGES, handler, ports, accepts=(ImageUploaded, ImageDeleted),
+        "images",
+        IMAGES,
+        handler,
+        ports,
+        accepts=(ImageUploaded, ImageDeleted),
         decoder=decode_images_record,
-    )  # fmt: skip
+    )
     fatal: list[BaseException] = []
     runner = RouteRunner("detector", route, broker, settings, ServiceMetrics("t"), fatal.append)
     runner.subscribe()
@@ -188,10 +196,9 @@ async def test_a_failure_that_outlasts_the_retries_stops_the_service_without_pub
 
 @pytest.mark.parametrize("attempts", [1, 4])
 def test_backoff_doubles_up_to_its_cap(attempts: int) -> None:
-    from catalens.streaming.retry import backoff_delays
+    from core.retry import backoff_delays
 
     assert backoff_delays(attempts, 0.5, 1.5) == [0.5, 1.0, 1.5][: attempts - 1]
-
 
 
 async def test_two_records_with_the_same_event_id_keep_their_own_source_offsets():

@@ -1,14 +1,14 @@
-"""Our own aligned text↔image embedder: trained heads over locked EfficientNet-Lite + MiniLM.
+"""Our own aligned text↔image embedder (inference): trained heads over locked EfficientNet-Lite
++ MiniLM towers. Training lives in `catalens.training.aligned`.
 
-`AlignedEmbedder` and `train_aligned` are imported lazily so that importing a light submodule
-(e.g. `dataset`) does not load torch.
+`AlignedEmbedder` is imported lazily so that importing a light submodule does not load torch.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["AlignedEmbedder", "TrainConfig", "TrainResult", "train_aligned"]
+__all__ = ["AlignedEmbedder"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,8 +16,4 @@ def __getattr__(name: str) -> Any:
         from services.embedder.aligned.embedder import AlignedEmbedder
 
         return AlignedEmbedder
-    if name in ("TrainConfig", "TrainResult", "train_aligned"):
-        from services.embedder.aligned import train
-
-        return getattr(train, name)
     raise AttributeError(name)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from catalens.errors import ModelError
+from core.errors import ModelError
 
 FORMAT_VERSION = 1
 SUPPORTED_FORMATS = (1,)

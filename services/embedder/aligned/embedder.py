@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from catalens.domain import ModelIdentity
-from catalens.errors import ModelError
+from core.domain import ModelIdentity
+from core.errors import ModelError
 from services.embedder.aligned.artifact import read_artifact
 from services.embedder.aligned.heads import AlignedHeads, HeadConfig
 from services.embedder.aligned.towers import TEXT_TOWER, ImageTower, TextTower, image_tower_spec

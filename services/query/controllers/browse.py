@@ -10,7 +10,7 @@ from litestar.response import ServerSentEvent
 
 from services.query.deps import CatalogDep, SettingsDep
 from services.query.feed import feed_events
-from services.query.schemas import LabelsRead, RecentRead, object_read
+from services.query.http_models import LabelsRead, RecentRead, object_read
 
 
 class BrowseController(Controller):

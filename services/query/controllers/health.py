@@ -8,7 +8,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
-from services.query.schemas import HealthRead, IndexRead, ReadyRead
+from services.query.http_models import HealthRead, IndexRead, ReadyRead
 
 log = logging.getLogger(__name__)
 

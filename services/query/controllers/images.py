@@ -9,12 +9,24 @@ from litestar import Controller, Response, delete, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 
+from core.catalog.views import ImageView
+from core.drawing import LabelledBox, draw_boxes
+from core.imaging import encode_jpeg, load_image
 from services.query.auth import requires_write_token
 from services.query.deps import CatalogDep
-from services.query.drawing import boxes_jpeg
+from services.query.http_models import ImageRead, image_read
 from services.query.media import jpeg_response
-from services.query.ports import Catalog, ImageView
-from services.query.schemas import ImageRead, image_read
+from services.query.ports import Catalog
+
+
+def boxes_jpeg(data: bytes, view: ImageView, highlight: str | None) -> bytes:
+    """JPEG of the image with each detected object's box (kind `image` skipped)."""
+    boxes = [
+        LabelledBox(o.box, o.label, o.detector_score, o.object_id)
+        for o in view.objects
+        if o.kind == "object"
+    ]
+    return encode_jpeg(draw_boxes(load_image(data), boxes, highlight), quality=85)
 
 
 async def _image_or_404(catalog: Catalog, image_id: str) -> ImageView:
@@ -58,7 +70,7 @@ class ImageController(Controller):
     ) -> Response[bytes]:
         view = await _image_or_404(catalog, image_id)
         data = await _bytes_or_404(catalog, image_id)
-        body = await anyio.to_thread.run_sync(boxes_jpeg, data, view.objects, highlight)
+        body = await anyio.to_thread.run_sync(boxes_jpeg, data, view, highlight)
         return Response(body, media_type="image/jpeg", headers={"Cache-Control": "max-age=60"})
 
     @delete(

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from services.query.auth import requires_write_token
 from services.query.deps import CatalogDep, SettingsDep
-from services.query.schemas import IngestRead, ingest_read
+from services.query.http_models import IngestRead, ingest_read
 from services.query.uploads import ImageUpload, read_image_upload
 
 

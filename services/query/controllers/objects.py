@@ -7,8 +7,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from services.query.deps import CatalogDep, FiltersDep, PageDep
+from services.query.http_models import ObjectRead, SearchPage, object_read, search_page
 from services.query.media import jpeg_response
-from services.query.schemas import ObjectRead, SearchPage, object_read, search_page
 
 
 class ObjectController(Controller):

@@ -11,7 +11,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 
 from services.query.deps import CatalogDep, FiltersDep, PageDep, SettingsDep
-from services.query.schemas import SearchPage, search_page
+from services.query.http_models import SearchPage, search_page
 from services.query.uploads import read_image_upload
 
 

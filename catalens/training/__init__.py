@@ -1,0 +1,2 @@
+"""Model training tools of the product (the aligned embedder); detector training is in
+`catalens.mlops`."""

@@ -1,0 +1,2 @@
+"""Training the aligned embedder: catalog pairs, cached tower features, head fitting, held-out
+evaluation and the versioned artifact that `services.embedder.aligned` loads."""

@@ -1,0 +1,63 @@
+"""The filtered nearest-neighbour query over one model's vector table.
+
+The inner query walks the HNSW index (`ORDER BY embedding <#> q LIMIT offset + k`) with the
+filters in its WHERE clause; with `hnsw.iterative_scan = relaxed_order` pgvector keeps scanning
+until enough rows pass the filters. Relaxed order may be slightly out of order, so the outer query
+re-sorts the materialised hits (as pgvector's README advises) and applies `min_score`, which is a
+cut on an ordered list and so needs no index support.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.catalog.pg_views import OBJECT_COLUMNS, OBJECT_JOINS
+from core.catalog.views import SearchFilters
+
+
+def filter_clauses(filters: SearchFilters, args: list[Any]) -> list[str]:
+    """SQL conditions for the filters; appends their parameters to `args`."""
+
+    def param(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    clauses = []
+    if filters.labels:
+        clauses.append(f"o.label = ANY({param(list(filters.labels))}::text[])")
+    if filters.kind != "any":
+        clauses.append(f"o.kind = {param(filters.kind)}")
+    if filters.source is not None:
+        clauses.append(f"i.source = {param(filters.source)}")
+    for key, value in sorted(filters.attributes.items()):
+        # a scalar attribute equals the value, or a list attribute (colours) contains it
+        scalar = param(json.dumps({key: value}))
+        listed = param(json.dumps({key: [value]}))
+        clauses.append(f"(c.attributes @> {scalar}::jsonb OR c.attributes @> {listed}::jsonb)")
+    return clauses
+
+
+def search_sql(
+    table: str, filters: SearchFilters, k: int, offset: int, modality: str, query: Any
+) -> tuple[str, list[Any]]:
+    args: list[Any] = [query, modality, offset + k]
+    where = ["v.modality = $2", *filter_clauses(filters, args)]
+    outer = ""
+    if filters.min_score is not None:
+        args.append(filters.min_score)
+        outer = f"WHERE -h.distance >= ${len(args)}"
+    args += [offset, k]
+    sql = f"""
+        WITH h AS MATERIALIZED (
+            SELECT {OBJECT_COLUMNS}, v.embedding <#> $1 AS distance
+            FROM {table} v JOIN objects o ON o.object_id = v.object_id {OBJECT_JOINS}
+            WHERE {" AND ".join(where)}
+            ORDER BY v.embedding <#> $1
+            LIMIT $3
+        )
+        SELECT *, -h.distance AS similarity FROM h {outer}
+        ORDER BY h.distance, h.object_id
+        OFFSET ${len(args) - 1} LIMIT ${len(args)}
+    """
+    return sql, args

@@ -1,0 +1,323 @@
+"""The catalog's metadata and vectors in Postgres + pgvector, over an asyncpg pool.
+
+Every write is an idempotent upsert keyed by id. Captions and vectors live in side tables keyed
+by object_id that reads join to `objects`, so they may arrive before or after their object (the
+object becomes visible, with whatever has arrived, the moment its row exists).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import asyncpg
+import numpy as np
+
+from core.catalog.pg_migrate import connect_when_ready, migrate
+from core.catalog.pg_search import search_sql
+from core.catalog.pg_vectors import ensure_vector_table, register_vector_codec
+from core.catalog.pg_views import OBJECT_COLUMNS, OBJECT_JOINS, ObjectRecord, object_view
+from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
+from core.domain import l2_normalise
+
+Modality = Literal["image", "caption"]
+MAX_EF_SEARCH = 1000
+
+
+class PgStore:
+    def __init__(self, pool: asyncpg.Pool, ef_search: int = 100) -> None:
+        self._pool = pool
+        self._ef_search = ef_search
+        self._tables: dict[str, str] = {}
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        ef_search: int = 100,
+        wait_s: float = 30.0,
+    ) -> PgStore:
+        """Wait up to `wait_s` for the server, apply pending migrations, then open the pool
+        (each connection registers the `vector` codec)."""
+        conn = await connect_when_ready(dsn, wait_s)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=register_vector_codec
+        )
+        return cls(pool, ef_search=ef_search)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # -- writes ---------------------------------------------------------------------------------
+    async def upsert_image(
+        self,
+        image_id: str,
+        uri: str,
+        width: int,
+        height: int,
+        source: str | None = None,
+        filename: str | None = None,
+    ) -> None:
+        await self._pool.execute(
+            "INSERT INTO images (image_id, uri, width, height, source, filename)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (image_id) DO UPDATE SET"
+            " uri = EXCLUDED.uri, width = EXCLUDED.width, height = EXCLUDED.height,"
+            " source = EXCLUDED.source, filename = EXCLUDED.filename",
+            image_id,
+            uri,
+            width,
+            height,
+            source,
+            filename,
+        )
+
+    async def upsert_objects(self, image_id: str, objects: Sequence[ObjectRecord]) -> None:
+        """The image row must exist (upsert_image first)."""
+        rows = [
+            (o.object_id, image_id, o.kind, o.label, o.score, list(o.box), o.crop_uri, o.detector)
+            for o in objects
+        ]
+        await self._pool.executemany(
+            "INSERT INTO objects (object_id, image_id, kind, label, score, box, crop_uri, detector)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (object_id) DO UPDATE SET"
+            " image_id = EXCLUDED.image_id, kind = EXCLUDED.kind, label = EXCLUDED.label,"
+            " score = EXCLUDED.score, box = EXCLUDED.box, crop_uri = EXCLUDED.crop_uri,"
+            " detector = EXCLUDED.detector",
+            rows,
+        )
+
+    async def merge_caption(
+        self, object_id: str, caption: str, attributes: Mapping[str, Any], captioner: str
+    ) -> None:
+        """Attach a caption; the object row may not exist yet (it joins when it arrives)."""
+        await self._pool.execute(
+            "INSERT INTO captions (object_id, caption, attributes, captioner)"
+            " VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (object_id) DO UPDATE SET"
+            " caption = EXCLUDED.caption, attributes = EXCLUDED.attributes,"
+            " captioner = EXCLUDED.captioner, updated_at = now()",
+            object_id,
+            caption,
+            json.dumps(dict(attributes)),
+            captioner,
+        )
+
+    async def ensure_vector_table(self, model_key: str, dim: int) -> str:
+        async with self._pool.acquire() as conn:
+            table = await ensure_vector_table(conn, model_key, dim)
+        self._tables[model_key] = table
+        return table
+
+    async def upsert_vectors(
+        self,
+        model_key: str,
+        object_ids: Sequence[str],
+        modality: Modality,
+        vectors: np.ndarray,
+        image: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        """(n, dim) vectors for n objects of `image` (id, uri); the table is made on first use."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(object_ids):
+            raise ValueError(f"need ({len(object_ids)}, dim) vectors, got {vectors.shape}")
+        table = self._tables.get(model_key) or await self.ensure_vector_table(
+            model_key, vectors.shape[1]
+        )
+        rows = [
+            (i, modality, v, *image) for i, v in zip(object_ids, l2_normalise(vectors), strict=True)
+        ]
+        await self._pool.executemany(
+            f"INSERT INTO {table} (object_id, modality, embedding, image_id, image_uri)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (object_id, modality) DO UPDATE SET"
+            " embedding = EXCLUDED.embedding, image_id = EXCLUDED.image_id,"
+            " image_uri = EXCLUDED.image_uri, updated_at = now()",
+            rows,
+        )
+
+    async def delete_image(
+        self, image_id: str | None, also: Sequence[str] = (), uri: str | None = None
+    ) -> list[str]:
+        """Remove the image, its objects, captions and vectors; the vectors of the objects in
+        `also` and of every image stored at `uri` too (by the vector rows' own image columns:
+        the rows from `objects.detected` may be gone first). Returns the object ids."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            ids = [
+                r["object_id"]
+                for r in await conn.fetch(
+                    "DELETE FROM objects WHERE image_id = $1 RETURNING object_id", image_id
+                )
+            ]
+            ids = list(dict.fromkeys([*ids, *also]))
+            await conn.execute("DELETE FROM captions WHERE object_id = ANY($1::text[])", ids)
+            for table in await conn.fetch("SELECT table_name FROM vector_models"):
+                await conn.execute(
+                    f"DELETE FROM {table['table_name']} WHERE object_id = ANY($1::text[])"
+                    " OR image_id = $2 OR image_uri = $3",
+                    ids,
+                    image_id,
+                    uri,
+                )
+            await conn.execute("DELETE FROM images WHERE image_id = $1", image_id)
+        return ids
+
+    # -- reads ----------------------------------------------------------------------------------
+    async def search(
+        self,
+        model_key: str,
+        vector: np.ndarray,
+        k: int,
+        filters: SearchFilters | None = None,
+        offset: int = 0,
+        modality: Modality = "image",
+    ) -> list[SearchHit]:
+        """Nearest objects by cosine similarity; [] when nothing was indexed with the model."""
+        table = await self._table(model_key)
+        if table is None or k <= 0:
+            return []
+        query = l2_normalise(np.asarray(vector, dtype=np.float32).reshape(-1))
+        sql, args = search_sql(table, filters or SearchFilters(), k, offset, modality, query)
+        ef_search = min(MAX_EF_SEARCH, max(self._ef_search, offset + k))
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"SET LOCAL hnsw.ef_search = {ef_search};"
+                " SET LOCAL hnsw.iterative_scan = relaxed_order"
+            )
+            rows = await conn.fetch(sql, *args)
+        return [SearchHit(score=float(r["similarity"]), object=object_view(r)) for r in rows]
+
+    async def get_object(self, object_id: str) -> ObjectView | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS} WHERE o.object_id = $1",
+            object_id,
+        )
+        return object_view(row) if row else None
+
+    async def get_image(self, image_id: str) -> ImageView | None:
+        image = await self._pool.fetchrow(
+            "SELECT image_id, width, height, source FROM images WHERE image_id = $1", image_id
+        )
+        if image is None:
+            return None
+        rows = await self._pool.fetch(
+            f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS}"
+            " WHERE o.image_id = $1 ORDER BY o.kind DESC, o.score DESC, o.object_id",
+            image_id,
+        )
+        return ImageView(
+            image_id=image["image_id"],
+            width=image["width"],
+            height=image["height"],
+            source=image["source"],
+            objects=tuple(object_view(r) for r in rows),
+        )
+
+    async def recent(self, limit: int) -> list[ObjectView]:
+        rows = await self._pool.fetch(
+            f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS}"
+            " ORDER BY o.indexed_at DESC, o.object_id LIMIT $1",
+            limit,
+        )
+        return [object_view(r) for r in rows]
+
+    async def labels(self) -> list[str]:
+        rows = await self._pool.fetch("SELECT DISTINCT label FROM objects ORDER BY label")
+        return [r["label"] for r in rows]
+
+    async def count_objects(self) -> int:
+        return int(await self._pool.fetchval("SELECT count(*) FROM objects"))
+
+    async def object_ids(self, model_key: str, modality: Modality | None = None) -> set[str]:
+        """Ids of the objects that have a vector from this model (of one modality if given)."""
+        table = await self._table(model_key)
+        if table is None:
+            return set()
+        rows = await self._pool.fetch(
+            f"SELECT DISTINCT object_id FROM {table} WHERE $1::text IS NULL OR modality = $1",
+            modality,
+        )
+        return {r["object_id"] for r in rows}
+
+    async def get_objects(self, object_ids: Sequence[str]) -> dict[str, ObjectView]:
+        rows = await self._pool.fetch(
+            f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS}"
+            " WHERE o.object_id = ANY($1::text[])",
+            list(object_ids),
+        )
+        return {r["object_id"]: object_view(r) for r in rows}
+
+    async def vectors(
+        self, model_key: str, modality: Modality, object_id: str | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """Stored vectors of a model (all, or one object's): rebuilds FAISS, seeds `similar`."""
+        table = await self._table(model_key)
+        if table is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        rows = await self._pool.fetch(
+            f"SELECT object_id, embedding FROM {table} WHERE modality = $1"
+            " AND ($2::text IS NULL OR object_id = $2) ORDER BY object_id",
+            modality,
+            object_id,
+        )
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return [r["object_id"] for r in rows], np.stack([r["embedding"] for r in rows])
+
+    async def vector_rows(self, model_key: str) -> list[asyncpg.Record]:
+        """Every stored vector of a model with its image, ordered by image: (object_id, modality,
+        embedding, image_id, image_uri). Embedded mode rebuilds its FAISS view from them."""
+        table = await self._table(model_key)
+        return (
+            []
+            if table is None
+            else await self._pool.fetch(
+                "SELECT v.object_id, v.modality, v.embedding, v.image_uri,"
+                f" COALESCE(v.image_id, o.image_id) AS image_id FROM {table} v"
+                " LEFT JOIN objects o ON o.object_id = v.object_id ORDER BY 5, 1, 2"
+            )
+        )
+
+    async def objects_without_vectors(self, model_key: str) -> list[tuple[str, str]]:
+        """(object_id, image_id) of objects with no image vector from this model."""
+        table = await self._table(model_key)
+        missing = f"NOT EXISTS (SELECT 1 FROM {table} v WHERE v.object_id = o.object_id)"
+        rows = await self._pool.fetch(
+            f"SELECT o.object_id, o.image_id FROM objects o{' WHERE ' + missing if table else ''}"
+            " ORDER BY o.image_id, o.object_id"
+        )
+        return [(r["object_id"], r["image_id"]) for r in rows]
+
+    async def image_uri(self, image_id: str) -> str | None:
+        uri = await self._pool.fetchval("SELECT uri FROM images WHERE image_id = $1", image_id)
+        return None if uri is None else str(uri)
+
+    async def image_exists(self, image_id: str) -> bool:
+        found = await self._pool.fetchval("SELECT 1 FROM images WHERE image_id = $1", image_id)
+        return found is not None
+
+    async def image_ids_by_uri(self, uri: str) -> list[str]:
+        """Ids of the stored images at `uri` (a delete from a bucket names only its key)."""
+        rows = await self._pool.fetch("SELECT image_id FROM images WHERE uri = $1", uri)
+        return [r["image_id"] for r in rows]
+
+    async def ping(self) -> bool:
+        try:
+            return await self._pool.fetchval("SELECT 1") == 1
+        except (OSError, asyncpg.PostgresError):
+            return False
+
+    async def _table(self, model_key: str) -> str | None:
+        if model_key not in self._tables:
+            table = await self._pool.fetchval(
+                "SELECT table_name FROM vector_models WHERE model_key = $1", model_key
+            )
+            if table is None:
+                return None
+            self._tables[model_key] = table
+        return self._tables[model_key]

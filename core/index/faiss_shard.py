@@ -1,0 +1,147 @@
+"""One shard of the sharded index: an IndexIDMap2, the object ids of its slots, and its lock.
+
+Inside a shard every stored vector gets a fresh int64 *slot* (its FAISS id); a map turns slots
+back into object ids. Flat (and IVF while it is still a flat buffer) removes replaced or deleted
+slots in place. HNSW cannot remove, and IndexIDMap.remove_ids over IVF corrupts the id map
+(IVF does not renumber like Flat), so for those the old slot goes to a dead set that every search
+excludes with an IDSelector; when the dead share passes `compact_ratio` the shard is rebuilt from
+its live vectors (IndexIDMap2 reconstructs them by slot).
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from core.index.faiss_params import (
+    FaissParams,
+    IndexType,
+    new_flat,
+    new_hnsw,
+    new_ivf,
+    search_parameters,
+)
+from core.index.faiss_rwlock import ReadWriteLock
+
+Hits = list[list[tuple[str, float]]]
+
+
+class Shard:
+    """Thread-safe: searches share a read lock; upsert, delete, compaction take the write lock."""
+
+    def __init__(self, dim: int, index_type: IndexType, params: FaissParams) -> None:
+        self.dim, self.index_type, self.params = dim, index_type, params
+        self.lock = ReadWriteLock()
+        self.index: faiss.IndexIDMap2 = (
+            new_hnsw(dim, params) if index_type == "HNSW" else new_flat(dim)
+        )
+        self.trained = index_type != "IVF-SQ8"  # IVF starts as a flat buffer
+        self.slot_of: dict[str, int] = {}
+        self.object_of: dict[int, str] = {}
+        self.dead: set[int] = set()
+        self.next_slot = 0
+        self._excluded: faiss.IDSelector | None = None  # keeps the batch selector alive too
+        self._excluded_batch: faiss.IDSelector | None = None
+
+    @property
+    def removes_in_place(self) -> bool:
+        return self.index_type == "Flat" or not self.trained
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    def upsert(self, object_ids: list[str], vectors: np.ndarray) -> None:
+        """Store vectors (float32, (n, dim), ids unique); an existing id's old vector goes."""
+        with self.lock.write():
+            old = [self.slot_of[oid] for oid in object_ids if oid in self.slot_of]
+            self._retire(old)
+            slots = np.arange(self.next_slot, self.next_slot + len(object_ids), dtype=np.int64)
+            self.index.add_with_ids(vectors, slots)
+            self.next_slot += len(object_ids)
+            for oid, slot in zip(object_ids, slots.tolist(), strict=True):
+                self.slot_of[oid] = slot
+                self.object_of[slot] = oid
+            self._maybe_compact()
+
+    def delete(self, object_ids: list[str]) -> int:
+        """Remove these ids (unknown ones are ignored); returns how many were present."""
+        with self.lock.write():
+            slots = [self.slot_of.pop(oid) for oid in object_ids if oid in self.slot_of]
+            self._retire(slots)
+            self._maybe_compact()
+            return len(slots)
+
+    def search(self, queries: np.ndarray, k: int) -> Hits:
+        """Top-k (object id, inner product) per query, best first."""
+        with self.lock.read():
+            if not self.slot_of:
+                return [[] for _ in range(len(queries))]
+            params = search_parameters(self.index_type, self.trained, self.params, self._excluded)
+            scores, slots = self.index.search(queries, min(k, len(self.slot_of)), params=params)
+            object_of = self.object_of
+            return [
+                [
+                    (object_of[s], float(d))
+                    for s, d in zip(row_s, row_d, strict=True)
+                    if s in object_of
+                ]
+                for row_s, row_d in zip(slots.tolist(), scores.tolist(), strict=True)
+            ]
+
+    def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(slots, vectors) of every live entry; caller holds a lock."""
+        slots = np.fromiter(self.object_of, dtype=np.int64, count=len(self.object_of))
+        if not len(slots):
+            return slots, np.empty((0, self.dim), dtype=np.float32)
+        return slots, self.index.reconstruct_batch(slots)
+
+    def training_sample(self) -> np.ndarray:
+        with self.lock.read():
+            return self.live_vectors()[1]
+
+    def install_trained(self, template: faiss.Index) -> None:
+        """Move the flat buffer into an IVF index with the trained template's centroids."""
+        with self.lock.write():
+            if self.trained:
+                return
+            self.trained = True
+            self._rebuild(new_ivf(template))
+
+    def _retire(self, slots: list[int]) -> None:
+        for slot in slots:
+            del self.object_of[slot]
+        if not slots:
+            return
+        if self.removes_in_place:
+            self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(slots, dtype=np.int64)))
+        else:
+            self.dead.update(slots)
+            self._set_excluded()
+
+    def _set_excluded(self) -> None:
+        if not self.dead:
+            self._excluded = self._excluded_batch = None
+            return
+        self._excluded_batch = faiss.IDSelectorBatch(np.fromiter(self.dead, dtype=np.int64))
+        self._excluded = faiss.IDSelectorNot(self._excluded_batch)
+
+    def _maybe_compact(self) -> None:
+        dead = len(self.dead)
+        total = dead + len(self.object_of)
+        if dead >= self.params.compact_min_dead and dead >= self.params.compact_ratio * total:
+            self.compact_locked()
+
+    def compact_locked(self) -> None:
+        """Rebuild without dead entries; caller holds the write lock."""
+        if self.index_type == "HNSW":
+            self._rebuild(new_hnsw(self.dim, self.params))
+        else:
+            self._rebuild(new_ivf(faiss.downcast_index(self.index.index)))
+
+    def _rebuild(self, fresh: faiss.IndexIDMap2) -> None:
+        slots, vectors = self.live_vectors()
+        if len(slots):
+            fresh.add_with_ids(vectors, slots)
+        self.index = fresh
+        self.dead.clear()
+        self._set_excluded()

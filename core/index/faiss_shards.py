@@ -1,0 +1,194 @@
+"""`ShardedFaissIndex`: N FAISS shards behind one upsert / delete / search API (inner product).
+
+Routing: an object id hashes to a stable 63-bit int (first 8 bytes of sha256); that int modulo
+`n_shards` picks the shard, so an id always lands on the same shard across runs. A
+`partitioned` index instead takes the shard from the caller (the Kafka partition the vector was
+read from, see `log_index`); deletes and lookups then ask every shard.
+Inside a shard each stored vector gets a fresh FAISS id (a slot) and a map gives the object id
+back; see `faiss_shard` for why (HNSW cannot remove, IVF under IndexIDMap cannot either).
+
+Index types (each shard is an IndexIDMap2 over the inner index):
+- "Flat": exact IndexFlatIP. Replaced and deleted vectors are removed in place.
+- "HNSW": HNSW32 (`FaissParams.hnsw_m`), `ef_search` per query. It cannot remove vectors:
+  replaced/deleted slots join a per-shard dead set that searches exclude with an IDSelector
+  (filtering inside the graph walk, so no over-fetch is needed and k results still come back);
+  when dead entries pass `compact_ratio` of the shard it is rebuilt from its live vectors.
+- "IVF-SQ8": `IVF{nlist},SQ8`. Until `train_threshold` vectors have arrived in total, every shard
+  is a flat buffer that searches exactly (nothing is unsearchable). Then one set of centroids is
+  trained on all buffered vectors and each shard moves its buffer into an IVF index sharing
+  them. Deletes use the dead set + compaction like HNSW.
+
+Threads: FAISS is not safe for an add concurrent with a search on one index, so each shard has a
+writer-preferring readers–writer lock: searches on a shard share it, writes take it alone. A search
+fans out to all shards on a thread pool (FAISS releases the GIL) and merges the per-shard top-k.
+Writers never hold two shard locks, so there is no lock-order deadlock. Vectors are expected
+L2-normalised (scores are inner products = cosine).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import faiss
+import numpy as np
+
+from core.index.faiss_gpu import train_template
+from core.index.faiss_params import (
+    FaissParams,
+    as_matrix,
+    check_index_type,
+    faiss_key,
+    new_ivf_template,
+)
+from core.index.faiss_shard import Hits, Shard
+
+
+class ShardedFaissIndex:
+    def __init__(
+        self,
+        dim: int,
+        n_shards: int,
+        index_type: str = "Flat",
+        params: FaissParams | None = None,
+        max_workers: int | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        if dim < 1 or n_shards < 1:
+            raise ValueError(f"dim and n_shards must be >= 1, got {dim} and {n_shards}")
+        self.dim, self.n_shards, self.partitioned = dim, n_shards, partitioned
+        self.index_type = check_index_type(index_type)
+        self.params = params or FaissParams()
+        self.shards = [Shard(dim, self.index_type, self.params) for _ in range(n_shards)]
+        self.ivf_template: faiss.Index | None = None  # trained centroids, IVF only
+        self._train_lock = threading.Lock()
+        workers = max_workers or min(n_shards, os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(
+            workers, thread_name_prefix="faiss-shard", initializer=_one_openmp_thread
+        )
+
+    def shard_of(self, object_id: str) -> int:
+        return faiss_key(object_id) % self.n_shards
+
+    def upsert(self, object_ids: list[str], vectors: np.ndarray, shard: int | None = None) -> None:
+        """Insert or replace: an id already present keeps only the new vector. A partitioned
+        index needs `shard` (the id leaves any other shard it was in)."""
+        matrix = as_matrix(vectors, self.dim)
+        if len(object_ids) != len(matrix):
+            raise ValueError(f"{len(object_ids)} object ids for {len(matrix)} vectors")
+        if self.partitioned != (shard is not None):
+            raise ValueError("a partitioned index takes a shard per upsert; a hashed one none")
+        last_row = {oid: row for row, oid in enumerate(object_ids)}  # a repeated id: last wins
+        if shard is None:
+            groups = self._by_shard(list(last_row))
+        else:
+            if not 0 <= shard < self.n_shards:
+                raise ValueError(f"shard {shard} is not in 0..{self.n_shards - 1}")
+            for other in self.shards[:shard] + self.shards[shard + 1 :]:
+                moved = [oid for oid in last_row if oid in other.slot_of]
+                if moved:  # only when a key moved partition: no write lock otherwise
+                    other.delete(moved)
+            groups = {shard: list(last_row)}
+        for index, oids in groups.items():
+            rows = [last_row[oid] for oid in oids]
+            self.shards[index].upsert(oids, matrix[rows])
+        self._maybe_train()
+
+    def delete(self, object_ids: list[str]) -> int:
+        """Remove ids (unknown ones are ignored); returns how many were present."""
+        unique = list(dict.fromkeys(object_ids))
+        if self.partitioned:
+            return sum(shard.delete(unique) for shard in self.shards)
+        by_shard = self._by_shard(unique)
+        return sum(self.shards[s].delete(oids) for s, oids in by_shard.items())
+
+    def search(self, queries: np.ndarray, k: int) -> Hits:
+        """Top-k (object id, score) per query row, best first, merged over all shards."""
+        matrix = as_matrix(queries, self.dim, "queries")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        per_shard = list(self._pool.map(lambda shard: shard.search(matrix, k), self.shards))
+        return [
+            heapq.nlargest(k, (hit for hits in per_shard for hit in hits[q]), key=lambda h: h[1])
+            for q in range(len(matrix))
+        ]
+
+    def __len__(self) -> int:
+        return sum(len(shard) for shard in self.shards)
+
+    def contains(self, object_id: str) -> bool:
+        if self.partitioned:
+            return any(object_id in shard.slot_of for shard in self.shards)
+        return object_id in self.shards[self.shard_of(object_id)].slot_of
+
+    def vectors_of(self, object_ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vector of each present id (for drift checks)."""
+        out: dict[str, np.ndarray] = {}
+        for shard in self.shards:
+            with shard.lock.read():
+                slots = [(oid, shard.slot_of[oid]) for oid in object_ids if oid in shard.slot_of]
+                if slots:
+                    rows = shard.index.reconstruct_batch(np.array([s for _, s in slots]))
+                    out.update((oid, row) for (oid, _), row in zip(slots, rows, strict=True))
+        return out
+
+    def ids(self) -> set[str]:
+        out: set[str] = set()
+        for shard in self.shards:
+            with shard.lock.read():
+                out.update(shard.slot_of)
+        return out
+
+    def compact(self) -> None:
+        """Rebuild every shard that holds dead entries (HNSW, trained IVF)."""
+        for shard in self.shards:
+            with shard.lock.write():
+                if shard.dead:
+                    shard.compact_locked()
+
+    @property
+    def trained(self) -> bool:
+        return all(shard.trained for shard in self.shards)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> ShardedFaissIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _by_shard(self, object_ids: list[str]) -> dict[int, list[str]]:
+        groups: dict[int, list[str]] = defaultdict(list)
+        for oid in object_ids:
+            groups[self.shard_of(oid)].append(oid)
+        return groups
+
+    def _maybe_train(self) -> None:
+        if self.index_type != "IVF-SQ8" or self.trained:
+            return
+        if len(self) < self.params.train_threshold:
+            return
+        with self._train_lock:
+            if self.trained:
+                return
+            sample = np.concatenate([shard.training_sample() for shard in self.shards])
+            if len(sample) < self.params.train_threshold:
+                return
+            template = train_template(  # outside shard locks: searches and writes go on
+                new_ivf_template(self.dim, self.params), sample, self.params.device
+            )
+            self.ivf_template = template
+            for shard in self.shards:
+                shard.install_trained(template)  # moves what is buffered now, late adds too
+
+
+def _one_openmp_thread() -> None:
+    """The shards already search in parallel on this pool; OpenMP inside each search would
+    oversubscribe the cores (measured 2-3x slower single queries). The setting is per thread,
+    so each pool thread sets it for itself."""
+    faiss.omp_set_num_threads(1)

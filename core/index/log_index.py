@@ -1,0 +1,167 @@
+"""`LogIndex`: the FAISS view of one embeddings topic, one shard per Kafka partition.
+
+The log is the source of truth; this is a pure function of it. Every `ObjectsEmbedded` read from
+partition p upserts its vectors into shard p of its (model, modality) index, every
+`ObjectsDeleted` removes the objects it names, and `positions[p]` is the next offset to read.
+Because events are keyed by the stored image's uri (`schemas.partition_key`), all of an image's
+vectors and its tombstones share a partition, hence a shard: a shard and its offset can be
+snapshotted and restored on their own (`partition_snapshot`), and replaying the tail of a
+partition from a snapshot's offset ends in the same state as replaying it from offset 0.
+
+To answer a tombstone that names only an image (or only the uri, for a bucket delete), each
+partition keeps which objects belong to which image and which images live at which uri.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.index.faiss_params import FaissParams
+from core.index.faiss_shards import ShardedFaissIndex
+from core.index.indexes import IndexRegistry
+from core.wire import identity_of
+from schemas import ObjectsDeleted, ObjectsEmbedded
+
+Record = tuple[int, int, "ObjectsEmbedded | ObjectsDeleted | None"]
+OnError = Callable[[int, int, Exception], None]
+
+
+@dataclass
+class PartitionMaps:
+    """Per partition: image id → its object ids, uri → image ids stored there (and back)."""
+
+    objects_of_image: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    images_at_uri: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    uri_of_image: dict[str, str] = field(default_factory=dict)
+
+    def place(self, image_id: str, uri: str) -> None:
+        self.images_at_uri[uri].add(image_id)
+        self.uri_of_image[image_id] = uri
+
+    def forget_images(self, image_ids: set[str]) -> None:
+        for image_id in image_ids:
+            self.objects_of_image.pop(image_id, None)
+            uri = self.uri_of_image.pop(image_id, None)
+            if uri is not None and uri in self.images_at_uri:
+                self.images_at_uri[uri].discard(image_id)
+                if not self.images_at_uri[uri]:
+                    del self.images_at_uri[uri]
+
+
+class LogIndex:
+    """Not thread-safe for writers: one follower applies records; searches may run alongside
+    (the shards lock themselves)."""
+
+    def __init__(
+        self,
+        topic: str,
+        partitions: int,
+        index_type: str = "Flat",
+        params: FaissParams | None = None,
+    ) -> None:
+        if partitions < 1:
+            raise ValueError(f"partitions must be >= 1, got {partitions}")
+        self.topic, self.partitions, self.index_type = topic, partitions, index_type
+        self.params = params or FaissParams()
+        self.indexes = IndexRegistry(partitions, index_type, self.params, partitioned=True)
+        self.positions = [0] * partitions
+        self.maps = [PartitionMaps() for _ in range(partitions)]
+        self.applied = 0
+
+    def apply(
+        self, partition: int, offset: int, message: ObjectsEmbedded | ObjectsDeleted | None
+    ) -> None:
+        """Apply the record at `offset` of `partition` (None: a record to skip, e.g. one that
+        does not decode); records at or before the partition's position are ignored."""
+        self.apply_many([(partition, offset, message)])
+
+    def apply_many(self, records: Iterable[Record], on_error: OnError | None = None) -> None:
+        """`apply` each record in order, with the vectors of consecutive records gathered into
+        one FAISS upsert per (partition, index); a tombstone first writes what its partition
+        gathered before it. A record that cannot be applied (e.g. a vector of another dim) is
+        skipped, and reported to `on_error`; the records after it go on."""
+        batch = _Gathered(self)
+        for partition, offset, message in records:
+            if offset < self.positions[partition]:
+                continue
+            try:
+                if isinstance(message, ObjectsEmbedded):
+                    batch.add(partition, message)
+                    self._remember(partition, message)
+                elif isinstance(message, ObjectsDeleted):
+                    batch.flush(partition)
+                    self._delete(partition, message)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(partition, offset, exc)
+            self.positions[partition] = offset + 1
+            self.applied += 1
+        batch.flush()
+
+    def _remember(self, partition: int, message: ObjectsEmbedded) -> None:
+        maps = self.maps[partition]
+        maps.objects_of_image[message.image_id].update(v.object_id for v in message.vectors)
+        if message.image_uri is not None:
+            maps.place(message.image_id, str(message.image_uri))
+
+    def _delete(self, partition: int, message: ObjectsDeleted) -> None:
+        maps = self.maps[partition]
+        image_ids = {message.image_id} if message.image_id is not None else set()
+        if message.image_uri is not None:
+            image_ids |= maps.images_at_uri.get(str(message.image_uri), set())
+        if message.object_ids is not None:
+            ids = set(message.object_ids)
+            for image_id in image_ids:
+                maps.objects_of_image.get(image_id, set()).difference_update(ids)
+        else:
+            ids = set().union(*(maps.objects_of_image.get(i, set()) for i in image_ids))
+            maps.forget_images(image_ids)
+        if ids:
+            for index in self.indexes.all():
+                index.delete(sorted(ids))
+
+    def live(self) -> dict[str, dict[str, np.ndarray]]:
+        """Index name → {object id: vector} of everything live (for checks; not for 1M+)."""
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name, index in self.indexes.names().items():
+            out[name] = index.vectors_of(sorted(index.ids()))
+        return out
+
+    def __len__(self) -> int:
+        return sum(len(index) for index in self.indexes.all())
+
+    def close(self) -> None:
+        self.indexes.close()
+
+
+class _Gathered:
+    """Vectors waiting for one upsert per (partition, index), last write per object winning."""
+
+    def __init__(self, log: LogIndex) -> None:
+        self.log = log
+        self.vectors: dict[tuple[int, ShardedFaissIndex], dict[str, np.ndarray]] = {}
+        self.partition_of: dict[str, int] = {}
+
+    def add(self, partition: int, message: ObjectsEmbedded) -> None:
+        key, dim = identity_of(message.embedder).key, message.embedder.dim
+        modalities = {v.modality for v in message.vectors}
+        indexes = {m: self.log.indexes.get_or_create(key, m, dim) for m in modalities}
+        if any(self.partition_of.get(v.object_id, partition) != partition for v in message.vectors):
+            self.flush()  # an object moved partition: keep the order of its two writes
+        for item in message.vectors:  # dims match the embedder's: the schema checks that
+            gathered = self.vectors.setdefault((partition, indexes[item.modality]), {})
+            gathered[item.object_id] = item.vector.to_numpy()
+            self.partition_of[item.object_id] = partition
+
+    def flush(self, partition: int | None = None) -> None:
+        for (p, index), vectors in list(self.vectors.items()):
+            if partition is None or p == partition:
+                index.upsert(list(vectors), np.stack(list(vectors.values())), shard=p)
+                del self.vectors[(p, index)]
+                for oid in vectors:
+                    self.partition_of.pop(oid, None)

@@ -1,0 +1,223 @@
+"""All settings, typed. Environment: prefix `CATALENS_`, nesting with `__`
+(e.g. `CATALENS_DETECTOR__CONFIDENCE=0.4`, `CATALENS_CAPTIONER__API_KEY=...`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.paths import default_data_dir, shared_path
+
+Device = Literal["cpu", "cuda"]
+
+
+def default_detector_model() -> str:
+    found = shared_path("models", "yolov8n-coco", "yolov8n_int8.tflite")
+    return str(found) if found else "yolov8n_int8.tflite"
+
+
+class CropSettings(BaseModel):
+    padding: float = Field(0.1, ge=0.0, le=1.0, description="padding as a share of box size")
+    min_size: int = Field(32, ge=1, description="crops with a side below this many pixels drop")
+    max_aspect: float = Field(7.0, ge=1.0, description="crops thinner than 1:max_aspect drop")
+    keep_whole_image: bool = Field(True, description="also index the whole image (kind `image`)")
+
+
+class DetectorSettings(BaseModel):
+    model: str = Field(
+        default_factory=default_detector_model, description="weights path or models:/name@alias"
+    )
+    fallback: str | None = Field(None, description="local weights when the registry is down")
+    reload_every_s: float = Field(
+        60.0,
+        ge=0,
+        description="models:/ only: re-read the alias this often, swap in a new "
+        "version between batches (0: never)",
+    )
+    preset: Literal["coco7", "fashion", "all"] = "coco7"
+    classes: list[str] | None = Field(None, description="overrides the preset's class list")
+    confidence: float = Field(0.25, ge=0.0, le=1.0)
+    iou: float = Field(0.5, ge=0.0, le=1.0)
+    imgsz: int = 640
+    batch_size: int = Field(16, ge=1)
+    device: Device = "cpu"
+    crop: CropSettings = CropSettings()
+
+
+class EmbedderSettings(BaseModel):
+    backend: Literal["aligned", "open_clip"] = "aligned"
+    model: str = Field(
+        "", description="aligned: artifact dir or models:/name@alias; open_clip: model name"
+    )
+    fallback: str | None = Field(None, description="aligned artifact when the registry is down")
+    pretrained: str | None = Field("openai", description="open_clip pretrained tag")
+    cache_dir: Path | None = Field(None, description="open_clip weights cache (offline)")
+    batch_size: int = Field(32, ge=1)
+    device: Device = "cpu"
+
+
+class CaptionerSettings(BaseModel):
+    backend: Literal["auto", "openai", "offline"] = "auto"
+    model: str = "gpt-4o"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = 30.0
+    max_concurrency: int = Field(4, ge=1)
+    max_retries: int = Field(5, ge=0)
+    spend_cap_usd: float = Field(5.0, ge=0.0)
+    cache_dir: Path | None = None
+    input_usd_per_mtok: float | None = Field(
+        None, ge=0.0, description="overrides the price table (e.g. 0 for a local VLM)"
+    )
+    output_usd_per_mtok: float | None = Field(None, ge=0.0)
+
+
+class CorsSettings(BaseModel):
+    allow_origins: list[str] = Field(default_factory=list, description="empty: CORS off")
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "POST", "DELETE"])
+    allow_headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+
+
+class QuerySettings(BaseModel):
+    """The Litestar query service. `write_token` None means open writes: local demo mode only."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    write_token: SecretStr | None = Field(
+        None, description="Bearer token for POST/DELETE /api/images; None = open (local demo)"
+    )
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(40_000_000, ge=1)
+    max_limit: int = Field(200, ge=1, description="largest page a search may ask for")
+    feed_poll_s: float = Field(1.0, gt=0.0, description="live feed polls catalog.recent this often")
+    cors: CorsSettings = CorsSettings()
+
+
+class PostgresSettings(BaseModel):
+    dsn: SecretStr | None = Field(
+        None, description="external server; when None the embedded one starts in data_dir/postgres"
+    )
+    port: int | None = Field(None, ge=1, le=65535, description="embedded: None picks a free port")
+    database: str = Field("catalens", pattern=r"^[a-z_][a-z0-9_]*$")
+    durable: bool = Field(True, description="embedded: False turns fsync off (tests only)")
+    run_as: str = Field("catalens", description="embedded, as root: the system user it runs as")
+    pool_min_size: int = Field(1, ge=0)
+    pool_max_size: int = Field(10, ge=1)
+    ef_search: int = Field(100, ge=1, le=1000, description="HNSW candidate list at query time")
+
+
+class IndexSettings(BaseModel):
+    n_shards: int = Field(4, ge=1, description="FAISS shards (one per partition on the real stack)")
+    index_type: Literal["Flat", "HNSW", "IVF-SQ8"] = "Flat"
+    snapshot_every_s: float = Field(
+        30.0, gt=0, description="streaming: snapshot changed shards (with offsets) this often"
+    )
+    alias_poll_s: float = Field(1.0, gt=0, description="streaming: how often to read the alias")
+    alias: str = Field(
+        "live",
+        pattern=r"^[a-z0-9._-]{1,64}$",
+        description="the alias naming the serving generation",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="IVF training on the GPU (faiss-gpu) or CPU; 'auto': GPU when present"
+    )
+
+
+class KafkaSettings(BaseModel):
+    """The Kafka cluster of the real stack (`catalens infra up` runs one broker in KRaft mode)."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    controller_port: int = Field(9093, ge=1, le=65535, description="infra: KRaft controller")
+    heap: str = Field("512m", description="infra: the broker's JVM heap (-Xmx/-Xms)")
+
+
+class MinioSettings(BaseModel):
+    """The MinIO server of the real stack; uploads to `bucket` notify Kafka `topic`."""
+
+    endpoint: str = "127.0.0.1:9000"
+    console_port: int = Field(9001, ge=1, le=65535, description="infra: the web console")
+    access_key: str = "catalens"
+    secret_key: SecretStr = SecretStr("catalens-local-only")
+    secure: bool = False
+    bucket: str = Field("catalens", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    crops_bucket: str = Field(
+        "catalens-crops",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="where the detector stores crops (no bucket events: never re-detected)",
+    )
+    index_bucket: str = Field(
+        "catalens-index",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="FAISS shard snapshots (with their offsets) and the index alias",
+    )
+    topic: str = Field("images", description="the Kafka topic bucket notifications go to")
+    notify_id: str = Field("CATALENS", pattern=r"^[A-Z0-9_]+$", description="notify target id")
+
+
+class StreamingSettings(BaseModel):
+    """The services on Kafka: topics, micro-batches, retries, shutdown and metrics."""
+
+    partitions: int = Field(4, ge=1, description="partitions of each pipeline topic")
+    dlq_partitions: int = Field(1, ge=1, description="partitions of each `.dlq` topic")
+    replication_factor: int = Field(1, ge=1)
+    max_batch: int = Field(32, ge=1, description="records per batch (detector: its batch_size)")
+    max_wait_ms: int = Field(200, ge=0, description="wait this long for a batch to fill")
+    group_prefix: str = Field("catalens", description="consumer groups: <prefix>-<service>.<route>")
+    embedded_topic: str = Field(
+        "objects.embedded",
+        pattern=r"^[a-zA-Z0-9._-]{1,200}$",
+        description="where the embedder writes vectors and the indexer reads them; a new model "
+        "writes its own (e.g. objects.embedded.<model>) for a blue/green re-index",
+    )
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    idempotent_producer: bool = Field(True, description="acks=all, no duplicates on retry")
+    retry_attempts: int = Field(5, ge=1, description="tries of a batch on transient failures")
+    retry_backoff_s: float = Field(0.5, gt=0.0, description="first backoff; doubles each try")
+    retry_backoff_max_s: float = Field(10.0, gt=0.0)
+    graceful_timeout_s: float = Field(30.0, gt=0.0, description="SIGTERM: finish the batch")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="None: 9101 detector, 9102 captioner, ... 0: off"
+    )
+
+
+class MlflowSettings(BaseModel):
+    tracking_uri: str = "http://127.0.0.1:5000"
+    model_cache_dir: Path | None = Field(None, description="default <data_dir>/cache/models")
+
+
+class InfraSettings(BaseModel):
+    """Where `catalens infra` keeps installs (cached across clones) and running servers."""
+
+    cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache/catalens/infra",
+        description="Kafka jars, the MinIO build, Go caches",
+    )
+    run_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache/catalens/run",
+        description="pid files, logs and the servers' data",
+    )
+    postgres_port: int = Field(5433, ge=1, le=65535)
+    start_timeout_s: float = Field(300.0, gt=0.0, description="per server; 2 busy cores")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CATALENS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    detector: DetectorSettings = DetectorSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    captioner: CaptionerSettings = CaptionerSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    query: QuerySettings = QuerySettings()
+    index: IndexSettings = IndexSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    minio: MinioSettings = MinioSettings()
+    streaming: StreamingSettings = StreamingSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    infra: InfraSettings = InfraSettings()

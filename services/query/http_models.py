@@ -1,0 +1,142 @@
+"""Read shapes the API returns. Built from the port's views; URLs point back at this API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from core.catalog.views import ImageView, ObjectView, SearchHit
+from services.query.ports import IngestResult
+
+
+class ErrorRead(msgspec.Struct):
+    error: str
+    detail: str
+
+
+class ObjectRead(msgspec.Struct, kw_only=True):
+    object_id: str
+    image_id: str
+    kind: Literal["object", "image"]
+    label: str
+    detector_score: float
+    box: tuple[int, int, int, int]
+    caption: str | None
+    attributes: dict[str, Any]
+    source: str | None
+    crop_url: str
+    image_url: str
+    boxes_url: str
+    similar_url: str
+
+
+class HitRead(ObjectRead, kw_only=True):
+    score: float
+
+
+class SearchPage(msgspec.Struct):
+    hits: list[HitRead]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ImageRead(msgspec.Struct):
+    image_id: str
+    width: int
+    height: int
+    source: str | None
+    image_url: str
+    boxes_url: str
+    objects: list[ObjectRead]
+
+
+class IngestRead(msgspec.Struct):
+    image_id: str
+    objects: int
+    duplicate: bool
+    image_url: str
+
+
+class RecentRead(msgspec.Struct):
+    objects: list[ObjectRead]
+
+
+class LabelsRead(msgspec.Struct):
+    labels: list[str]
+
+
+class HealthRead(msgspec.Struct):
+    status: str
+
+
+class ReadyRead(msgspec.Struct):
+    ready: bool
+    checks: dict[str, bool]
+
+
+class IndexRead(msgspec.Struct, kw_only=True):
+    """What answers searches now: the embedding model and its FAISS index."""
+
+    model: str
+    index_type: str | None
+    vectors: int
+    generation: str | None = None  # real stack: the generation the alias names
+    behind: int | None = None  # real stack: records of its topic not applied yet
+
+
+def image_url(image_id: str) -> str:
+    return f"/api/images/{image_id}/image.jpg"
+
+
+def boxes_url(image_id: str, highlight: str | None = None) -> str:
+    base = f"/api/images/{image_id}/boxes.jpg"
+    return f"{base}?highlight={highlight}" if highlight else base
+
+
+def _object_fields(view: ObjectView) -> dict[str, Any]:
+    return {
+        "object_id": view.object_id,
+        "image_id": view.image_id,
+        "kind": view.kind,
+        "label": view.label,
+        "detector_score": view.detector_score,
+        "box": tuple(view.box),
+        "caption": view.caption,
+        "attributes": dict(view.attributes),
+        "source": view.source,
+        "crop_url": f"/api/objects/{view.object_id}/crop.jpg",
+        "image_url": image_url(view.image_id),
+        "boxes_url": boxes_url(view.image_id, view.object_id),
+        "similar_url": f"/api/objects/{view.object_id}/similar",
+    }
+
+
+def object_read(view: ObjectView) -> ObjectRead:
+    return ObjectRead(**_object_fields(view))
+
+
+def hit_read(hit: SearchHit) -> HitRead:
+    return HitRead(score=hit.score, **_object_fields(hit.object))
+
+
+def search_page(hits: list[SearchHit], limit: int, offset: int) -> SearchPage:
+    next_offset = offset + len(hits) if len(hits) >= limit else None
+    return SearchPage([hit_read(h) for h in hits], limit, offset, next_offset)
+
+
+def image_read(view: ImageView) -> ImageRead:
+    return ImageRead(
+        image_id=view.image_id,
+        width=view.width,
+        height=view.height,
+        source=view.source,
+        image_url=image_url(view.image_id),
+        boxes_url=boxes_url(view.image_id),
+        objects=[object_read(o) for o in view.objects],
+    )
+
+
+def ingest_read(result: IngestResult) -> IngestRead:
+    return IngestRead(result.image_id, result.objects, result.duplicate, image_url(result.image_id))

@@ -1,0 +1,134 @@
+"""The read half of a Catalog, shared by the embedded and the streaming query service:
+kNN on the sharded FAISS index (fan-out + merge), objects hydrated and filtered from Postgres;
+a filter too selective for the over-fetch falls back to pgvector's filtered HNSW scan."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from core.catalog.pg_store import PgStore
+from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
+from core.imaging import ImageLimits, load_image
+from core.index.indexes import IndexRegistry
+from core.inference import ModelRunner
+from core.ports import Embedder, ObjectStore
+from core.storage_keys import crop_key
+from services.query.filters import is_unfiltered, matches
+
+OVERFETCH = 4
+
+
+class SearchCatalog:
+    def __init__(
+        self,
+        pg: PgStore,
+        indexes: IndexRegistry,
+        embedder: Embedder,
+        embed_runner: ModelRunner,
+        crops: ObjectStore,
+        limits: ImageLimits,
+    ) -> None:
+        self.pg, self.indexes, self.embedder = pg, indexes, embedder
+        self.embed_runner, self.crops, self.limits = embed_runner, crops, limits
+
+    @property
+    def model_key(self) -> str:
+        return self.embedder.identity.key
+
+    def index_status(self) -> dict[str, object]:
+        """The model and image index searches use now (`/api/index`)."""
+        index = self.indexes.get(self.model_key, "image")
+        return {
+            "model": self.model_key,
+            "index_type": index.index_type if index is not None else None,
+            "vectors": len(index) if index is not None else 0,
+        }
+
+    async def search_text(
+        self, text: str, filters: SearchFilters, limit: int, offset: int
+    ) -> list[SearchHit]:
+        vector = await self.embed_runner.run(self.embedder.embed_texts, [text])
+        return await self._search(vector[0], filters, limit, offset)
+
+    async def search_image(
+        self, data: bytes, filters: SearchFilters, limit: int, offset: int
+    ) -> list[SearchHit]:
+        image = load_image(data, self.limits)
+        vector = await self.embed_runner.run(self.embedder.embed_images, [image])
+        return await self._search(vector[0], filters, limit, offset)
+
+    async def similar(
+        self, object_id: str, filters: SearchFilters, limit: int, offset: int
+    ) -> list[SearchHit]:
+        ids, vectors = await self.pg.vectors(self.model_key, "image", object_id)
+        if not ids:
+            return []
+        return await self._search(vectors[0], filters, limit, offset, exclude=object_id)
+
+    async def _search(
+        self,
+        vector: np.ndarray,
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
+        exclude: str | None = None,
+    ) -> list[SearchHit]:
+        index = self.indexes.get(self.model_key, "image")
+        if index is None or len(index) == 0:
+            return []
+        want = offset + limit + (1 if exclude else 0)
+        fetch = want if is_unfiltered(filters) else want * OVERFETCH
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        while True:
+            k = min(fetch, len(index))
+            [hits] = await asyncio.to_thread(index.search, query, k)
+            views = await self.pg.get_objects([oid for oid, _ in hits])
+            found = [
+                SearchHit(score=score, object=views[oid])
+                for oid, score in hits
+                if oid in views
+                and oid != exclude
+                and matches(views[oid], filters)
+                and (filters.min_score is None or score >= filters.min_score)
+            ]
+            if len(found) >= want or k >= len(index):
+                return found[offset : offset + limit]
+            if fetch >= want * OVERFETCH**3:  # very selective filter: let pgvector filter
+                hits_pg = await self.pg.search(self.model_key, vector, limit + 1, filters, offset)
+                return [h for h in hits_pg if h.object.object_id != exclude][:limit]
+            fetch *= OVERFETCH
+
+    async def get_object(self, object_id: str) -> ObjectView | None:
+        return await self.pg.get_object(object_id)
+
+    async def get_image(self, image_id: str) -> ImageView | None:
+        return await self.pg.get_image(image_id)
+
+    async def crop_bytes(self, object_id: str) -> bytes | None:
+        view = await self.pg.get_object(object_id)
+        if view is None:
+            return None
+        return await read_or_none(self.crops, crop_key(view.image_id, object_id))
+
+    async def recent(self, limit: int) -> list[ObjectView]:
+        return await self.pg.recent(limit)
+
+    async def labels(self) -> list[str]:
+        return await self.pg.labels()
+
+    async def ready(self) -> dict[str, bool]:
+        index = self.indexes.get(self.model_key, "image")
+        return {
+            "postgres": await self.pg.ping(),
+            "index": index is not None or not await self.pg.count_objects(),
+            "embedder": self.embedder is not None,
+        }
+
+
+async def read_or_none(store: ObjectStore, key: str) -> bytes | None:
+    try:
+        return await store.get(key)
+    except KeyError:
+        return None
