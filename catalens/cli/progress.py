@@ -13,6 +13,7 @@ def record_progress(what: str) -> Iterator[Callable[[int, int], None]]:
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        Task,
         TaskProgressColumn,
         TextColumn,
         TimeRemainingColumn,
@@ -20,7 +21,7 @@ def record_progress(what: str) -> Iterator[Callable[[int, int], None]]:
     )
 
     class RecordsPerSecond(TransferSpeedColumn):
-        def render(self, task):  # type: ignore[no-untyped-def]
+        def render(self, task: Task) -> str:  # type: ignore[override]  # rich returns Text; str renders
             speed = task.finished_speed or task.speed
             return f"{speed:,.0f} rec/s" if speed else "— rec/s"
 

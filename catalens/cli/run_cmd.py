@@ -5,6 +5,8 @@ Settings from the environment: `CATALENS_KAFKA__BOOTSTRAP_SERVERS`, `CATALENS_MI
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 SERVICE_HELP = "detector, captioner, embedder, indexer or query"
@@ -20,7 +22,7 @@ def run(
     downstream and commit when the effect is durable; `query` serves search + UI over Postgres
     and its own FAISS replica fed by objects.embedded (CATALENS_QUERY__PORT)."""
     from core.settings import Settings
-    from core.streaming.service import run_service
+    from core.streaming.service import Service, run_service
     from services.captioner.app import create_app as captioner
     from services.detector.app import create_app as detector
     from services.embedder.app import create_app as embedder
@@ -30,7 +32,12 @@ def run(
     if service == "query":
         serve_query(Settings())
         return
-    apps = {"detector": detector, "captioner": captioner, "embedder": embedder, "indexer": indexer}
+    apps: dict[str, Callable[[Settings], Service]] = {
+        "detector": detector,
+        "captioner": captioner,
+        "embedder": embedder,
+        "indexer": indexer,
+    }
     if service not in apps:
         typer.echo(f"error: unknown service {service!r}; choose {SERVICE_HELP}", err=True)
         raise typer.Exit(2)

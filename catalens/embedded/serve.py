@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import uvicorn
+from litestar import Litestar
 
 from core.settings import QuerySettings
 from services.query.app import create_app
 from services.query.ports import Catalog
 
 
-def app_for(catalog: Catalog, settings: QuerySettings):  # type: ignore[no-untyped-def]
+def app_for(catalog: Catalog, settings: QuerySettings) -> Litestar:
     @asynccontextmanager
     async def given() -> AsyncIterator[Catalog]:
         yield catalog

@@ -168,7 +168,9 @@ class RouteRunner:
     async def _run_handler(self, messages: Sequence[Envelope]) -> Outcome:
         return await run_isolated(self.route, messages, is_transient)
 
-    async def _send(self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+    async def _send(
+        self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]
+    ) -> Any:
         return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
 
     async def _commit(self, msg: Any) -> None:

@@ -7,7 +7,8 @@ batching, normalisation and dtype are handled here once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -32,7 +33,7 @@ class BatchedEmbedder(ABC):
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self._batched(list(texts), self._embed_text_batch)
 
-    def _batched(self, items: list, fn) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def _batched(self, items: list[Any], fn: Callable[[list[Any]], np.ndarray]) -> np.ndarray:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = [fn(items[i : i + self.batch_size]) for i in range(0, len(items), self.batch_size)]

@@ -34,7 +34,9 @@ class PairData:
     item_captions: list[list[int]]
 
 
-def _pick_captions(data: PairData, items: np.ndarray, share: float, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _pick_captions(
+    data: PairData, items: np.ndarray, share: float, rng: np.random.Generator
+) -> np.ndarray:
     rows = []
     for i in items:
         options = data.item_captions[i]

@@ -11,11 +11,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from core.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -83,7 +87,7 @@ class ImageTower:
         self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
-    def _tensor(self, images: Sequence[Image.Image]):  # type: ignore[no-untyped-def]
+    def _tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:
         size = self.spec.image_size
         arrays = [np.asarray(square_pad(image, size), dtype=np.float32) for image in images]
         batch = self._torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0
