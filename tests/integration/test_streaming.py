@@ -22,10 +22,11 @@ from aiokafka.structs import TopicPartition
 from pydantic import SecretStr
 
 from core.inference import ModelRunner
+from core.routes import Route
 from core.settings import CropSettings, Settings, StreamingSettings
 from core.streaming.broker import make_broker
 from core.streaming.metrics import ServiceMetrics
-from core.streaming.route import Route, RouteRunner
+from core.streaming.route import RouteRunner
 from core.streaming.s3_events import decode_images_record
 from core.streaming.topics import ensure_topics
 from infra.minio_events import minio_client

@@ -14,10 +14,10 @@ from faststream.kafka.annotations import KafkaMessage
 from PIL import Image
 
 from core.inference import ModelRunner
-from core.routes import Outcome
+from core.routes import Outcome, Route
 from core.settings import CropSettings, StreamingSettings
 from core.streaming.metrics import ServiceMetrics
-from core.streaming.route import Route, RouteRunner
+from core.streaming.route import RouteRunner
 from core.streaming.s3_events import decode_images_record
 from schemas import (
     IMAGES,
