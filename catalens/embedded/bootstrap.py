@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import faiss
@@ -24,6 +24,7 @@ from core.bus import InProcessBus, RetryPolicy
 from core.catalog.pg_open import open_pg
 from core.catalog.pg_server import EmbeddedPostgres
 from core.catalog.pg_store import PgStore
+from core.handoff import DecodedImages
 from core.index.faiss_params import FaissParams
 from core.index.log_index import LogIndex
 from core.inference import ModelRunner, close_quietly
@@ -57,6 +58,7 @@ class EmbeddedStack:
     captioner: Captioner
     embed_runner: ModelRunner
     pg_server: EmbeddedPostgres | None
+    decoded: DecodedImages = field(default_factory=DecodedImages)  # ingest → detector
 
 
 @asynccontextmanager
@@ -170,7 +172,12 @@ def _subscribe(stack: EmbeddedStack, detect_runner: ModelRunner) -> None:
     """Every service's routes, exactly as its Kafka app declares them, on the bus."""
     settings = stack.settings
     detector = DetectorPorts(
-        stack.store, stack.store, stack.detector, detect_runner, settings.detector.crop
+        stack.store,
+        stack.store,
+        stack.detector,
+        detect_runner,
+        settings.detector.crop,
+        decoded=stack.decoded,
     )
     embedder = EmbedderPorts(
         stack.store, stack.embedder, stack.embed_runner, settings.streaming.embedded_topic

@@ -67,15 +67,19 @@ class EmbeddedCatalog(SearchCatalog):
                 results.append(IngestResult(image_id, await self._count(image_id), True))
                 continue
             try:
-                await asyncio.to_thread(load_image, data, self.limits)
+                image = await asyncio.to_thread(load_image, data, self.limits)
             except ImageError as exc:
                 results.append(exc)
                 continue
             await self.stack.store.put(image_key(image_id), data)
+            self.stack.decoded.put(image_id, image)  # the detector takes it: decoded once
             self.stack.bus.publish(IMAGES, _uploaded(image_id, data, filename, source))
             results.append(IngestResult(image_id, 0, False))
             fresh.append(len(results) - 1)
-        await self.stack.bus.drain()
+        try:
+            await self.stack.bus.drain()
+        finally:
+            self.stack.decoded.clear()
         for i in fresh:
             done = results[i]
             assert isinstance(done, IngestResult)

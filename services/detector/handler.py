@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from core.errors import ImageError, ImageMissing
+from core.handoff import DecodedImages
 from core.imaging import DEFAULT_LIMITS, ImageLimits, encode_jpeg, load_image
 from core.inference import ModelRunner
 from core.ports import Detector, ObjectStore
@@ -43,6 +44,7 @@ class DetectorPorts:
     runner: ModelRunner
     crop: CropSettings
     limits: ImageLimits = DEFAULT_LIMITS
+    decoded: DecodedImages | None = None  # in-process: images the ingest call decoded already
 
 
 async def handle_images(
@@ -55,8 +57,10 @@ async def handle_images(
             outcome.emit(OBJECTS_DETECTED, _tombstone(message))
             continue
         try:
-            data = await ports.images.get(message.key)
-            decoded.append((message, load_image(data, ports.limits)))
+            image = ports.decoded.take(message.image_id) if ports.decoded else None
+            if image is None:
+                image = load_image(await ports.images.get(message.key), ports.limits)
+            decoded.append((message, image))
         except (ImageError, KeyError) as exc:
             outcome.reject(message, exc if isinstance(exc, ImageError) else _missing(message))
     if not decoded:

@@ -55,7 +55,7 @@ class SearchCatalog:
     async def search_image(
         self, data: bytes, filters: SearchFilters, limit: int, offset: int
     ) -> list[SearchHit]:
-        image = load_image(data, self.limits)
+        image = await asyncio.to_thread(load_image, data, self.limits)
         vector = await self.embed_runner.run(self.embedder.embed_images, [image])
         return await self._search(vector[0], filters, limit, offset)
 

@@ -1,14 +1,13 @@
-"""Uploaded files: read within the byte limit and check they decode before the catalog sees them."""
+"""Uploaded files: read within the byte limit. Decoding happens once, in the catalog (the edge
+of the pipeline), which hands the decoded image along; a bad image raises `ImageError` there."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import anyio.to_thread
 from litestar.datastructures import UploadFile
 
 from core.errors import ImageTooLarge
-from core.imaging import ImageLimits, load_image
 from core.settings import QuerySettings
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -28,13 +27,11 @@ def request_body_limit(settings: QuerySettings) -> int:
 
 
 async def read_image_upload(upload: UploadFile, settings: QuerySettings) -> bytes:
-    """The file's bytes, or a typed `ImageError` (too large, empty, not an image, corrupt)."""
+    """The file's bytes (at most `max_upload_bytes`), or `ImageTooLarge` (413) past them."""
     data = await upload.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise ImageTooLarge(
             f"upload is over {settings.max_upload_bytes} bytes; the limit is "
             f"{settings.max_upload_bytes}"
         )
-    limits = ImageLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
-    await anyio.to_thread.run_sync(load_image, data, limits)
     return data

@@ -18,7 +18,7 @@ from PIL import Image
 
 from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
 from core.domain import ObjectKind
-from core.imaging import encode_jpeg, load_image
+from core.imaging import DEFAULT_LIMITS, encode_jpeg, load_image
 from services.query.filters import matches
 from services.query.ports import IngestResult
 
@@ -65,6 +65,7 @@ class FakeCatalog:
         self.images: dict[str, tuple[ImageView, bytes]] = {}
         self.calls: list[tuple[str, dict[str, object]]] = []
         self.checks = {"index": True, "store": True}
+        self.limits = DEFAULT_LIMITS  # a real catalog takes them from settings.query
 
     # seeding ------------------------------------------------------------------------------
     def add_image(
@@ -138,7 +139,7 @@ class FakeCatalog:
         self, data: bytes, filters: SearchFilters, limit: int, offset: int
     ) -> list[SearchHit]:
         self.calls.append(("search_image", {"bytes": len(data), "filters": filters}))
-        query = colour_vector(load_image(data))
+        query = colour_vector(load_image(data, self.limits))
         return self._rank(
             ((float(query @ o.colour), o.view) for o in self.objects.values()),
             filters,
@@ -176,7 +177,7 @@ class FakeCatalog:
 
     async def ingest(self, filename: str, data: bytes, source: str | None) -> IngestResult:
         self.calls.append(("ingest", {"filename": filename, "source": source}))
-        image = load_image(data)
+        image = load_image(data, self.limits)
         image_id = hashlib.sha256(encode_jpeg(image)).hexdigest()[:16]
         if image_id in self.images:
             return IngestResult(image_id, len(self.images[image_id][0].objects), True)

@@ -6,6 +6,7 @@ import io
 
 from PIL import Image
 
+from core.handoff import DecodedImages
 from core.inference import ModelRunner
 from core.settings import CropSettings
 from core.storage_keys import crop_key
@@ -164,3 +165,26 @@ async def test_a_caption_failure_dead_letters_only_that_object():
     assert dead.reason == "captioner_error" and [o.label for o in dead.message.objects] == [
         "poison"
     ]
+
+
+async def test_the_detector_takes_the_image_the_ingest_call_decoded_instead_of_decoding_again():
+    store, detector = DictStore(), OneBoxDetector()
+    data = _jpeg("red")
+    upload = await _upload(store, data)
+    store.items[upload.key] = b"not read: the image was handed over decoded"
+    handed = DecodedImages()
+    handed.put(upload.image_id, Image.open(io.BytesIO(data)).convert("RGB"))
+    ports = _detector_ports(store, detector)
+    ports.decoded = handed
+    out = await handle_images([upload], ports)
+    assert [t for t, _ in out.publish] == [OBJECTS_DETECTED] and out.dead == []
+    assert len(handed) == 0, "taken once"
+    again = await handle_images([upload], ports)  # a redelivery reads the store again
+    assert [d.reason for d in again.dead] == ["not_an_image"]
+
+
+def test_decoded_images_keep_only_the_newest_max_items():
+    handed = DecodedImages(max_items=2)
+    for name in ("a", "b", "c"):
+        handed.put(name, Image.new("RGB", (4, 4)))
+    assert handed.take("a") is None and handed.take("b") is not None and len(handed) == 1

@@ -12,7 +12,7 @@ from PIL import Image
 from pydantic import SecretStr
 
 from core.catalog.views import SearchFilters
-from core.imaging import encode_jpeg
+from core.imaging import ImageLimits, encode_jpeg
 from core.settings import QuerySettings
 from services.query.app import create_app
 from services.query.feed import new_objects
@@ -33,7 +33,9 @@ def catalog() -> FakeCatalog:
 
 @contextlib.asynccontextmanager
 async def client_for(catalog: FakeCatalog, **settings: Any) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(lambda: contextlib.nullcontext(catalog), QuerySettings(**settings))
+    query = QuerySettings(**settings)
+    catalog.limits = ImageLimits(max_bytes=query.max_upload_bytes, max_pixels=query.max_pixels)
+    app = create_app(lambda: contextlib.nullcontext(catalog), query)
     async with AsyncTestClient(app=app) as client:
         yield client
 
