@@ -25,7 +25,7 @@ def routes(settings: Settings, ports: CaptionerPorts) -> list[Route[Any]]:
             OBJECTS_DETECTED,
             handle_detected,
             ports,
-            accepts=(ObjectsDetected, ObjectsDeleted),
-            max_records=settings.streaming.max_batch,
+            (ObjectsDetected, ObjectsDeleted),
+            settings.streaming.max_batch,
         )
     ]

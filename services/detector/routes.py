@@ -32,8 +32,8 @@ def routes(settings: Settings, ports: DetectorPorts) -> list[Route[Any]]:
             IMAGES,
             handle_images,
             ports,
-            accepts=(ImageUploaded, ImageDeleted),
-            max_records=settings.detector.batch_size,
+            (ImageUploaded, ImageDeleted),
+            settings.detector.batch_size,
             decoder=functools.partial(events_of_bucket, bucket=settings.minio.bucket),
         )
     ]

@@ -34,15 +34,8 @@ def routes(settings: Settings, ports: EmbedderPorts) -> list[Route[Any]]:
             OBJECTS_DETECTED,
             handle_detected,
             ports,
-            accepts=(ObjectsDetected, ObjectsDeleted),
-            max_records=batch,
+            (ObjectsDetected, ObjectsDeleted),
+            batch,
         ),
-        Route(
-            "captioned",
-            OBJECTS_CAPTIONED,
-            handle_captioned,
-            ports,
-            accepts=(ObjectsCaptioned,),
-            max_records=batch,
-        ),
+        Route("captioned", OBJECTS_CAPTIONED, handle_captioned, ports, (ObjectsCaptioned,), batch),
     ]

@@ -46,24 +46,17 @@ def routes(settings: Settings, ports: IndexerPorts) -> list[Route[Any]]:
             OBJECTS_DETECTED,
             handle_detected,
             ports,
-            accepts=(ObjectsDetected, ObjectsDeleted),
-            max_records=batch,
+            (ObjectsDetected, ObjectsDeleted),
+            batch,
         ),
-        Route(
-            "captioned",
-            OBJECTS_CAPTIONED,
-            handle_captioned,
-            ports,
-            accepts=(ObjectsCaptioned,),
-            max_records=batch,
-        ),
+        Route("captioned", OBJECTS_CAPTIONED, handle_captioned, ports, (ObjectsCaptioned,), batch),
         Route(
             "embedded",
             settings.streaming.embedded_topic,
             handle_embedded,
             ports,
-            accepts=(ObjectsEmbedded, ObjectsDeleted),
-            max_records=batch,
+            (ObjectsEmbedded, ObjectsDeleted),
+            batch,
         ),
     ]
 
@@ -74,6 +67,6 @@ def view_route(settings: Settings, view: LogView) -> Route[Any]:
         settings.streaming.embedded_topic,
         handle_view,
         view,
-        accepts=(ObjectsEmbedded, ObjectsDeleted),
-        max_records=settings.streaming.max_batch,
+        (ObjectsEmbedded, ObjectsDeleted),
+        settings.streaming.max_batch,
     )

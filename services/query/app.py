@@ -16,17 +16,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Tag
 
 from core.settings import QuerySettings
-from services.query.controllers.browse import BrowseController
-from services.query.controllers.health import HealthController
-from services.query.controllers.images import ImageController
-from services.query.controllers.ingest import IngestController
-from services.query.controllers.objects import ObjectController
-from services.query.controllers.search import SearchController
-from services.query.controllers.ui import UIController, static_router
 from services.query.deps import DEPENDENCIES
 from services.query.errors import EXCEPTION_HANDLERS
-from services.query.metrics import MetricsMiddleware, QueryMetrics, metrics_endpoint
+from services.query.metrics import MetricsMiddleware, QueryMetrics
 from services.query.ports import Catalog
+from services.query.routes import HTTP_ROUTES
 from services.query.uploads import request_body_limit
 
 CatalogFactory = Callable[[], AbstractAsyncContextManager[Catalog]]
@@ -70,17 +64,7 @@ def _cors(settings: QuerySettings) -> CORSConfig | None:
 def create_app(catalog_factory: CatalogFactory, settings: QuerySettings | None = None) -> Litestar:
     settings = settings or QuerySettings()
     return Litestar(
-        route_handlers=[
-            SearchController,
-            ObjectController,
-            ImageController,
-            IngestController,
-            BrowseController,
-            HealthController,
-            UIController,
-            static_router,
-            metrics_endpoint,
-        ],
+        route_handlers=HTTP_ROUTES,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[MetricsMiddleware()],

@@ -75,9 +75,12 @@ class Run:
         return sorted(self.published), sorted(self.dead), live
 
 
-def _jpeg(colour: str, size: tuple[int, int] = (200, 160)) -> bytes:
+def _jpeg(colour: str, size: tuple[int, int] = (200, 160), salt: int = 0) -> bytes:
+    """A plain picture; `salt` sets one corner pixel, so each run's images have ids of their own."""
+    image = Image.new("RGB", size, colour)
+    image.putpixel((0, 0), (salt % 256, salt // 256 % 256, 0))
     buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, "JPEG")
+    image.save(buffer, "JPEG")
     return buffer.getvalue()
 
 
@@ -92,14 +95,16 @@ def _uploaded(settings: Settings, key: str, data: bytes) -> ImageUploaded:
     )
 
 
-def _inputs(settings: Settings, store: DictStore) -> tuple[list[Envelope], list[Envelope]]:
+def inputs(
+    settings: Settings, store: DictStore, salt: int = 0
+) -> tuple[list[Envelope], list[Envelope]]:
     """(first wave, second wave): uploads and poison first, the delete once they settled."""
     files = {
-        "red.jpg": _jpeg("red"),
-        "blue.jpg": _jpeg("blue"),
-        "corrupt.jpg": b"\xff\xd8\xff\xe0 not really a JPEG",
-        "poison.jpg": _jpeg("green", (POISON_WIDTH, 90)),
-        "navy.jpg": _jpeg("navy"),
+        "red.jpg": _jpeg("red", salt=salt),
+        "blue.jpg": _jpeg("blue", salt=salt),
+        "corrupt.jpg": b"\xff\xd8\xff\xe0 not really a JPEG" + str(salt).encode(),
+        "poison.jpg": _jpeg("green", (POISON_WIDTH, 90), salt=salt),
+        "navy.jpg": _jpeg("navy", salt=salt),
     }
     for key, data in files.items():
         store.items[key] = data
@@ -123,7 +128,9 @@ def _a_caption(image_id: str) -> dict[str, Any]:
     }
 
 
-def _routes(settings: Settings, store: DictStore, view: LogView) -> list[tuple[str, Route[Any]]]:
+def service_routes(
+    settings: Settings, store: DictStore, view: LogView
+) -> list[tuple[str, Route[Any]]]:
     """(service, route): each service's own routes, as its `routes.py` declares them."""
     runner = ModelRunner("congruence")
     detector = DetectorPorts(
@@ -139,16 +146,18 @@ def _routes(settings: Settings, store: DictStore, view: LogView) -> list[tuple[s
     ]
 
 
-def _recorder(topic: str, run: Run) -> Route[Run]:
+def recorder(topic: str, run: Run, label: str | None = None) -> Route[Run]:
+    """Records what reaches `topic`, under `label` (the topic's name unless given)."""
+
     async def record(messages: Sequence[Any], sink: Run) -> Outcome:
         for m in messages:  # vectors one by one: how a batch groups them is the transport's
-            sink.published.extend((topic, m.type, name) for name in _identities(m))
+            sink.published.extend((label or topic, m.type, name) for name in _identities(m))
         return Outcome()
 
     return Route(f"record-{topic}", topic, record, run)
 
 
-def _settings() -> Settings:
+def congruence_settings() -> Settings:
     settings = Settings()
     settings.detector.crop.min_size = 10
     return settings
@@ -157,36 +166,36 @@ def _settings() -> Settings:
 RECORDED = (OBJECTS_DETECTED, OBJECTS_CAPTIONED)
 
 
-async def run_in_process() -> Run:
-    settings, store, run = _settings(), DictStore(), Run()
+async def run_in_process(salt: int = 0) -> Run:
+    settings, store, run = congruence_settings(), DictStore(), Run()
     view = LogView(LogIndex(settings.streaming.embedded_topic, partitions=1))
     bus = InProcessBus()
-    for _, route in _routes(settings, store, view):
+    for _, route in service_routes(settings, store, view):
         bus.subscribe(route)
     for topic in (*RECORDED, settings.streaming.embedded_topic):
-        bus.subscribe(_recorder(topic, run))
-    for wave in _inputs(settings, store):
+        bus.subscribe(recorder(topic, run))
+    for wave in inputs(settings, store, salt):
         for message in wave:
             bus.publish(IMAGES, message)
         await bus.drain()
     for topic, letters in bus.dead_letters.items():
-        run.dead.extend((topic, d.reason, _image_of(d.message)) for d in letters)
+        run.dead.extend((topic, d.reason, image_of(d.message)) for d in letters)
     run.view = view.index
     return run
 
 
-async def run_on_kafka() -> Run:
-    settings, store, run = _settings(), DictStore(), Run()
+async def run_on_kafka(salt: int = 0) -> Run:
+    settings, store, run = congruence_settings(), DictStore(), Run()
     view = LogView(LogIndex(settings.streaming.embedded_topic, partitions=1))
     broker, metrics = KafkaBroker(), ServiceMetrics("congruence")
-    routes = _routes(settings, store, view)
-    routes += [("test", _recorder(t, run)) for t in (*RECORDED, settings.streaming.embedded_topic)]
+    routes = service_routes(settings, store, view)
+    routes += [("test", recorder(t, run)) for t in (*RECORDED, settings.streaming.embedded_topic)]
     for service, route in routes:
-        RouteRunner(service, route, broker, settings.streaming, metrics, _fatal).subscribe()
+        RouteRunner(service, route, broker, settings.streaming, metrics, fatal).subscribe()
     for topic in {dlq(route.topic) for _, route in routes}:
         broker.subscriber(topic)(_dead_letter_sink(run, topic))
     async with TestKafkaBroker(broker) as br:
-        for wave in _inputs(settings, store):
+        for wave in inputs(settings, store, salt):
             for message in wave:
                 await br.publish(encode(message), IMAGES)
     run.view = view.index
@@ -197,7 +206,7 @@ def _dead_letter_sink(run: Run, topic: str) -> Any:
     async def sink(msg: KafkaMessage) -> None:
         record = msg.raw_message
         headers = {k: v.decode() for k, v in record.headers}
-        run.dead.append((topic, headers["x-reason"], _image_of(decode(record.value))))
+        run.dead.append((topic, headers["x-reason"], image_of(decode(record.value))))
 
     return sink
 
@@ -211,11 +220,11 @@ def _identities(message: Any) -> list[str]:
     return [str(message.image_id)]
 
 
-def _image_of(message: Any) -> str:
+def image_of(message: Any) -> str:
     return str(getattr(message, "image_id", ""))
 
 
-def _fatal(error: BaseException) -> None:
+def fatal(error: BaseException) -> None:
     raise AssertionError(f"a route gave up: {error!r}")
 
 
