@@ -37,6 +37,9 @@ class Migration:
 
 
 def load_migrations(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migrations in `folder`, by version; MigrationError when there are none to read."""
+    if not folder.is_dir():
+        raise MigrationError(f"no migrations folder at {folder}")
     found = []
     for path in sorted(folder.glob("*.sql")):
         match = _NAME.match(path.name)
