@@ -213,7 +213,7 @@ async def test_a_bucket_delete_removes_vectors_that_arrived_after_the_image_rows
     )
     from services.indexer.handler import IndexerPorts, handle_detected, handle_embedded
 
-    uri, ports = "s3://shop/a.jpg", IndexerPorts(store, None)
+    uri, ports = "s3://shop/a.jpg", IndexerPorts(store)
     objects = [
         DetectedObject(object_id=f"a-{i}", kind="object", label="shoe", score=0.9, box=(1, 2, 3, 4))
         for i in range(2)
