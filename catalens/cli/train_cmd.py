@@ -99,6 +99,9 @@ def detector(
     hours: float | None = typer.Option(
         None, "--hours", help="Wall-clock budget; ultralytics fits the epochs into it."
     ),
+    extra: list[str] = typer.Option(
+        [], "--arg", help="Another ultralytics train argument, KEY=VALUE (repeatable): cos_lr=true"
+    ),
     track: bool = typer.Option(
         True, "--track/--no-track", help="Log to MLflow and register the best weights."
     ),
@@ -135,6 +138,7 @@ def detector(
             device=device,
             workers=workers,
             hours=hours,
+            extra=_key_values(extra),
         )
         result = train_detector(config)
     console = Console()
@@ -153,6 +157,15 @@ def detector(
 
     logged = log_detector_run(result, uri=mlflow_uri, registered=registered, alias=alias)
     console.print(f"MLflow run {logged.run_id}: {registered} version {logged.version} @{alias}")
+
+
+def _key_values(pairs: list[str]) -> dict[str, object]:
+    """`["cos_lr=true", "lr0=0.002"]` -> `{"cos_lr": True, "lr0": 0.002}` (values read as YAML)."""
+    import yaml
+
+    if bad := [pair for pair in pairs if "=" not in pair]:
+        raise typer.BadParameter(f"expected KEY=VALUE, got {bad}", param_hint="--arg")
+    return {k.strip(): yaml.safe_load(v) for k, v in (pair.split("=", 1) for pair in pairs)}
 
 
 def register(app: typer.Typer) -> None:
