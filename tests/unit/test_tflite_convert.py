@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from catalens.paths import shared_path
 
 from catalens.mlops.detector_training import offline_ultralytics
 from catalens.mlops.tflite_convert import convert_tflite_to_yolo, read_tflite_convs
+from core.paths import shared_path
 
 TFLITE = shared_path("models", "yolov8n-coco", "yolov8n_int8.tflite")
 COCO128 = shared_path("datasets", "coco128", "images", "train2017")
