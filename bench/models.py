@@ -107,8 +107,8 @@ def bench_embedder(
 
 
 def bench_configured_embedder(images: list[Image.Image], texts: list[str]) -> tuple[list[Row], str]:
+    from core.embedding.factory import build_embedder
     from core.settings import Settings
-    from services.embedder.factory import build_embedder
 
     settings = Settings()
     try:
@@ -120,7 +120,7 @@ def bench_configured_embedder(images: list[Image.Image], texts: list[str]) -> tu
 
 
 def bench_open_clip_reference(images: list[Image.Image], texts: list[str]) -> tuple[list[Row], str]:
-    from services.embedder.open_clip_backend import OpenClipEmbedder
+    from core.embedding.open_clip_backend import OpenClipEmbedder
 
     embedder = OpenClipEmbedder("ViT-B-32", pretrained=None)
     note = "SPEED ONLY: random weights, vectors meaningless"

@@ -45,8 +45,8 @@ def sample_images(n: int) -> list[Path]:
 
 def aligned_artifact() -> Path | None:
     """The trained aligned embedder under the default data dir, or None."""
+    from core.embedding.factory import latest_aligned_artifact
     from core.errors import ModelError
-    from services.embedder.factory import latest_aligned_artifact
 
     try:
         return latest_aligned_artifact(Path.home() / ".local/share/catalens")
@@ -57,13 +57,13 @@ def aligned_artifact() -> Path | None:
 async def measure(uploads: int) -> Freshness:
     from catalens.embedded.bootstrap import open_stack
     from catalens.embedded.catalog import EmbeddedCatalog
+    from core.embedding.factory import build_embedder
     from core.settings import (
         CaptionerSettings,
         EmbedderSettings,
         PostgresSettings,
         Settings,
     )
-    from services.embedder.factory import build_embedder
 
     artifact = aligned_artifact()
     if artifact is None:

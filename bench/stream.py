@@ -70,9 +70,9 @@ def sample_images(n: int) -> list[tuple[str, bytes]]:
 
 
 def load_models():  # type: ignore[no-untyped-def]
+    from core.embedding.factory import build_embedder
     from core.settings import Settings
     from services.detector.yolo import YoloDetector
-    from services.embedder.factory import build_embedder
 
     settings = Settings()
     detector = YoloDetector.from_settings(settings.detector)

@@ -262,7 +262,7 @@ async def running_pipeline(
         indexer_app(settings),
     ]
     if captioner:
-        services.insert(1, captioner_app(settings))
+        services.insert(1, captioner_app(settings, embedder=embedder))
     pipeline = Pipeline(settings, settings.minio.bucket, prefix, embedder.identity.key)
     async with contextlib.AsyncExitStack() as stack:
         for service in services:

@@ -92,7 +92,7 @@ def caption(
     try:
         embedder = None
         if zero_shot:
-            from services.embedder.factory import build_embedder
+            from core.embedding.factory import build_embedder
 
             embedder = build_embedder(settings.embedder, data_dir=settings.data_dir)
         captioner = build_captioner(config, embedder=embedder)

@@ -41,10 +41,10 @@ def embed(
     device: str | None = typer.Option(None, help="cpu | cuda"),
     full: bool = typer.Option(False, "--full", help="print every value, not the first 8"),
 ) -> None:
+    from core.embedding.factory import build_embedder
     from core.errors import CatalensError
     from core.imaging import load_image_file
     from core.settings import EmbedderSettings, Settings
-    from services.embedder.factory import build_embedder
 
     if not paths and not text:
         raise typer.BadParameter("give at least one image PATH or --text")

@@ -123,10 +123,10 @@ async def _reembed(
     settings: Settings, model: str, backend: str | None
 ) -> tuple[str, dict[str, str]]:
     """Embed the log's crops and captions with `model` into its own topic; (topic, settings)."""
+    from core.embedding.factory import build_embedder
     from core.index.generations import slug
     from core.storage.minio_store import open_minio_store
     from core.streaming.topics import ensure_topics
-    from services.embedder.factory import build_embedder
     from services.embedder.reembed import reembed
 
     config = settings.embedder.model_copy(

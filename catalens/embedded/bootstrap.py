@@ -129,7 +129,7 @@ def _load_detector(settings: Settings) -> Detector:
 
 
 def _load_embedder(settings: Settings) -> Embedder:
-    from services.embedder.factory import build_embedder
+    from core.embedding.factory import build_embedder
 
     return build_embedder(settings.embedder, settings.data_dir)
 

@@ -17,7 +17,7 @@ from core.errors import CatalensError, ImageError
 from core.imaging import ImageLimits, load_image
 from core.settings import Settings
 from core.storage_keys import crop_prefix, image_key
-from schemas import IMAGES, ImageDeleted, ImageUploaded, image_id_from_bytes
+from schemas import ImageDeleted, ImageUploaded, image_id_from_bytes
 from services.query.ports import IngestResult
 from services.query.search import SearchCatalog, read_or_none
 
@@ -73,7 +73,9 @@ class EmbeddedCatalog(SearchCatalog):
                 continue
             await self.stack.store.put(image_key(image_id), data)
             self.stack.decoded.put(image_id, image)  # the detector takes it: decoded once
-            self.stack.bus.publish(IMAGES, _uploaded(image_id, data, filename, source))
+            self.stack.bus.publish(
+                self.stack.settings.minio.topic, _uploaded(image_id, data, filename, source)
+            )
             results.append(IngestResult(image_id, 0, False))
             fresh.append(len(results) - 1)
         try:
@@ -96,7 +98,7 @@ class EmbeddedCatalog(SearchCatalog):
         deleted = ImageDeleted(
             producer=PRODUCER, image_id=image_id, bucket=BUCKET, key=image_key(image_id)
         )
-        self.stack.bus.publish(IMAGES, deleted)
+        self.stack.bus.publish(self.stack.settings.minio.topic, deleted)
         await self.stack.bus.drain()
         await self.stack.store.delete(image_key(image_id))
         await self.stack.store.delete_prefix(crop_prefix(image_id))

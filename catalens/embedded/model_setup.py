@@ -17,7 +17,7 @@ DEMO_TRAIN_PRODUCTS = 4000
 
 def ensure_aligned_model(settings: Settings, train_limit: int = DEMO_TRAIN_PRODUCTS) -> Path:
     """The configured or latest aligned artifact; trains one on the shared products if none."""
-    from services.embedder.factory import latest_aligned_artifact
+    from core.embedding.factory import latest_aligned_artifact
 
     if settings.embedder.backend != "aligned":
         return Path(settings.embedder.model)

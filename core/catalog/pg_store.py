@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 import numpy as np
 
 from core.catalog.pg_migrate import connect_when_ready, migrate
 from core.catalog.pg_search import search_sql
+from core.catalog.pg_vector_reads import Modality, VectorReads
 from core.catalog.pg_vectors import ensure_vector_table, register_vector_codec
 from core.catalog.pg_views import OBJECT_COLUMNS, OBJECT_JOINS, ObjectRecord, object_view
 from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
 from core.domain import l2_normalise
 
-Modality = Literal["image", "caption"]
 MAX_EF_SEARCH = 1000
 
 
-class PgStore:
+class PgStore(VectorReads):
     def __init__(self, pool: asyncpg.Pool, ef_search: int = 100) -> None:
         self._pool = pool
         self._ef_search = ef_search
@@ -233,17 +233,6 @@ class PgStore:
     async def count_objects(self) -> int:
         return int(await self._pool.fetchval("SELECT count(*) FROM objects"))
 
-    async def object_ids(self, model_key: str, modality: Modality | None = None) -> set[str]:
-        """Ids of the objects that have a vector from this model (of one modality if given)."""
-        table = await self._table(model_key)
-        if table is None:
-            return set()
-        rows = await self._pool.fetch(
-            f"SELECT DISTINCT object_id FROM {table} WHERE $1::text IS NULL OR modality = $1",
-            modality,
-        )
-        return {r["object_id"] for r in rows}
-
     async def get_objects(self, object_ids: Sequence[str]) -> dict[str, ObjectView]:
         rows = await self._pool.fetch(
             f"SELECT {OBJECT_COLUMNS} FROM objects o {OBJECT_JOINS}"
@@ -251,47 +240,6 @@ class PgStore:
             list(object_ids),
         )
         return {r["object_id"]: object_view(r) for r in rows}
-
-    async def vectors(
-        self, model_key: str, modality: Modality, object_id: str | None = None
-    ) -> tuple[list[str], np.ndarray]:
-        """Stored vectors of a model (all, or one object's): rebuilds FAISS, seeds `similar`."""
-        table = await self._table(model_key)
-        if table is None:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        rows = await self._pool.fetch(
-            f"SELECT object_id, embedding FROM {table} WHERE modality = $1"
-            " AND ($2::text IS NULL OR object_id = $2) ORDER BY object_id",
-            modality,
-            object_id,
-        )
-        if not rows:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        return [r["object_id"] for r in rows], np.stack([r["embedding"] for r in rows])
-
-    async def vector_rows(self, model_key: str) -> list[asyncpg.Record]:
-        """Every stored vector of a model with its image, ordered by image: (object_id, modality,
-        embedding, image_id, image_uri). Embedded mode rebuilds its FAISS view from them."""
-        table = await self._table(model_key)
-        return (
-            []
-            if table is None
-            else await self._pool.fetch(
-                "SELECT v.object_id, v.modality, v.embedding, v.image_uri,"
-                f" COALESCE(v.image_id, o.image_id) AS image_id FROM {table} v"
-                " LEFT JOIN objects o ON o.object_id = v.object_id ORDER BY 5, 1, 2"
-            )
-        )
-
-    async def objects_without_vectors(self, model_key: str) -> list[tuple[str, str]]:
-        """(object_id, image_id) of objects with no image vector from this model."""
-        table = await self._table(model_key)
-        missing = f"NOT EXISTS (SELECT 1 FROM {table} v WHERE v.object_id = o.object_id)"
-        rows = await self._pool.fetch(
-            f"SELECT o.object_id, o.image_id FROM objects o{' WHERE ' + missing if table else ''}"
-            " ORDER BY o.image_id, o.object_id"
-        )
-        return [(r["object_id"], r["image_id"]) for r in rows]
 
     async def image_uri(self, image_id: str) -> str | None:
         uri = await self._pool.fetchval("SELECT uri FROM images WHERE image_id = $1", image_id)
@@ -311,13 +259,3 @@ class PgStore:
             return await self._pool.fetchval("SELECT 1") == 1
         except (OSError, asyncpg.PostgresError):
             return False
-
-    async def _table(self, model_key: str) -> str | None:
-        if model_key not in self._tables:
-            table = await self._pool.fetchval(
-                "SELECT table_name FROM vector_models WHERE model_key = $1", model_key
-            )
-            if table is None:
-                return None
-            self._tables[model_key] = table
-        return self._tables[model_key]

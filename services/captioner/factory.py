@@ -16,12 +16,18 @@ def build_captioner(
     """backend "auto": OpenAI when an API key is set (settings or OPENAI_API_KEY), else offline;
     "openai": OpenAI, and a clear CaptionerError without a key; "offline": always offline.
     `embedder` (an aligned image-text model) only feeds the offline captioner's zero-shot tags."""
-    has_key = resolve_api_key(settings) is not None
-    if settings.backend == "openai" and not has_key:
+    if settings.backend == "openai" and resolve_api_key(settings) is None:
         raise CaptionerError(
             "captioner backend 'openai' needs an API key: set CATALENS_CAPTIONER__API_KEY or "
             "OPENAI_API_KEY, or choose CATALENS_CAPTIONER__BACKEND=offline"
         )
-    if settings.backend == "offline" or not has_key:
+    if uses_offline(settings):
         return OfflineCaptioner(embedder)
     return OpenAICaptioner.from_settings(settings)
+
+
+def uses_offline(settings: CaptionerSettings) -> bool:
+    """Whether `build_captioner` picks the offline captioner (no key, or asked for)."""
+    return settings.backend == "offline" or (
+        settings.backend == "auto" and resolve_api_key(settings) is None
+    )

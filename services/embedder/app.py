@@ -29,7 +29,7 @@ async def open_routes(
     loaded: Embedder | None = None
     try:
         if embedder is None:
-            from services.embedder.factory import build_embedder
+            from core.embedding.factory import build_embedder
 
             embedder = loaded = await runner.run(
                 build_embedder, settings.embedder, settings.data_dir

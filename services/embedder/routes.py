@@ -1,11 +1,17 @@
-"""The embedder's topology, declared once and subscribed by both runtimes (Kafka in `app.py`,
-the in-process bus in `catalens.embedded.bootstrap`).
+"""The embedder's topology, declared once and subscribed by both runtimes.
 
 - `detected`: topic `objects.detected`; accepts ObjectsDetected and ObjectsDeleted; batches of
   `streaming.max_batch`; `handler.handle_detected` embeds each crop (and the whole image) →
   `ports.topic` (`objects.embedded`, or a new model's own topic); tombstones pass through.
 - `captioned`: topic `objects.captioned`; accepts ObjectsCaptioned; batches of
   `streaming.max_batch`; `handler.handle_captioned` embeds each caption → `ports.topic`.
+
+Ports (`handler.EmbedderPorts`): the crop store, the `Embedder` (`core.embedding`), its
+`ModelRunner` and the output topic (`streaming.embedded_topic`).
+
+Kafka: `app.open_routes` opens the adapters → `core.streaming.service.service_app` runs each
+route through a `core.streaming.route.RouteRunner` (consumer group `<prefix>-embedder.<route>`).
+Embedded: `catalens.embedded.bootstrap` subscribes the same list on `core.bus.InProcessBus`.
 """
 
 from __future__ import annotations

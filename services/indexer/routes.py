@@ -1,15 +1,21 @@
-"""The indexer's topology, declared once and subscribed by both runtimes (Kafka in `app.py`,
-the in-process bus in `catalens.embedded.bootstrap`).
+"""The indexer's topology, declared once and subscribed by both runtimes.
 
 Catalog rows (`routes`), batches of `streaming.max_batch`:
 - `detected`: `objects.detected`; ObjectsDetected, ObjectsDeleted → image + object rows;
 - `captioned`: `objects.captioned`; ObjectsCaptioned → caption + attributes merged;
 - `embedded`: `streaming.embedded_topic`; ObjectsEmbedded, ObjectsDeleted → pgvector rows.
 
-The FAISS view (`view_route`): `streaming.embedded_topic`; ObjectsEmbedded, ObjectsDeleted →
-`LogIndex.apply_many`. On Kafka a `LogFollower` (in `core.index.live_index`, started by
-`app.py`) reads this topic by offset, with snapshots; in-process the bus feeds the same
-`LogIndex` as a one-partition log. One writer, one delete rule.
+The FAISS view (`view_route`, embedded mode): `streaming.embedded_topic`; ObjectsEmbedded,
+ObjectsDeleted → `LogIndex.apply_many`, the bus being a one-partition log. On Kafka, `app.py`
+runs a `LiveIndex` (`core.index.live_index`) whose `LogFollower` (`core.index.log_follower`)
+applies the topic of the generation the index alias names, by offset, to the same `LogIndex`
+and writes its snapshots. One writer, one delete rule.
+
+Ports (`handler.IndexerPorts`): the Postgres catalog store (`core.catalog.pg_store.PgStore`).
+
+Kafka: `app.open_routes` opens the adapters → `core.streaming.service.service_app` runs each
+route through a `core.streaming.route.RouteRunner` (consumer group `<prefix>-indexer.<route>`).
+Embedded: `catalens.embedded.bootstrap` subscribes the same list on `core.bus.InProcessBus`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ the `Catalog` port, `ports.py`):
 - `/health`, `/ready`, `/api/index` → `HealthController`
 - `/` and `/static` → the web page; `/metrics` → Prometheus
 
+Entry points: the real stack's `serve_streaming.main` mounts these routes over
+`streaming.streaming_catalog`; embedded mode's `catalens.embedded.serve.app_for` over
+`catalens.embedded.catalog.EmbeddedCatalog`.
+
 Messages (the real stack only, `streaming.py`): the embeddings topic
 (`streaming.embedded_topic`, or the generation the index alias names) → its own
 `core.index.live_index.LiveIndex` (snapshots + tail, no consumer group) → the FAISS view that

@@ -93,7 +93,7 @@ class StreamingCatalog(SearchCatalog):
 
     async def serve_generation(self, follower: LogFollower) -> None:
         """The alias moved: search the new generation, with its model for queries."""
-        from services.embedder.factory import build_embedder
+        from core.embedding.factory import build_embedder
 
         wanted = follower.generation.embedder
         embedder = self.embedder
@@ -114,7 +114,7 @@ async def streaming_catalog(settings: Settings) -> AsyncIterator[StreamingCatalo
 
 @asynccontextmanager
 async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCatalog]:
-    from services.embedder.factory import build_embedder
+    from core.embedding.factory import build_embedder
 
     runner = ModelRunner("embedder")
     images = await open_minio_store(settings.minio, settings.minio.bucket)

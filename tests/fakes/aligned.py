@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.embedder.aligned.artifact import write_artifact
-from services.embedder.aligned.heads import AlignedHeads, HeadConfig
+from core.embedding.aligned.artifact import write_artifact
+from core.embedding.aligned.heads import AlignedHeads, HeadConfig
 
 
 def write_untrained_artifact(root: Path, heads: HeadConfig) -> Path:

@@ -12,10 +12,10 @@ from catalens.training.aligned import dataset
 from catalens.training.aligned.evaluate import recall_at
 from catalens.training.aligned.fit import FitParams
 from catalens.training.aligned.train import TrainConfig, train_aligned
+from core.embedding.aligned.embedder import AlignedEmbedder
+from core.embedding.aligned.heads import HeadConfig
 from core.imaging import load_image_file
 from core.paths import shared_path
-from services.embedder.aligned.embedder import AlignedEmbedder
-from services.embedder.aligned.heads import HeadConfig
 
 PRODUCTS = shared_path("datasets", "fashion-products")
 pytestmark = [

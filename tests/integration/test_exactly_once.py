@@ -48,8 +48,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_exactly_once(
     real_stack: Endpoints, stack_settings: Settings, yolo_detector: Any, aligned_model_dir: Path
 ) -> None:
+    from core.embedding.aligned import AlignedEmbedder
     from services.detector.app import create_app as detector_app
-    from services.embedder.aligned import AlignedEmbedder
     from services.embedder.app import create_app as embedder_app
 
     settings = stack_settings

@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 async def test_a_new_models_generation_holds_the_live_objects_with_that_models_vectors(
     real_stack: Endpoints, aligned_model_dir: Path, tmp_path: Path
 ) -> None:
-    from services.embedder.aligned import AlignedEmbedder
+    from core.embedding.aligned import AlignedEmbedder
 
     tag = uuid.uuid4().hex[:8]
     detected_topic, captioned_topic = f"t{tag}.objects.detected", f"t{tag}.objects.captioned"

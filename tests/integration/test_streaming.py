@@ -124,16 +124,16 @@ async def stack_settings(real_stack: Endpoints, tmp_path: Path) -> AsyncIterator
 async def test_an_upload_is_searchable_a_delete_removes_it_and_a_corrupt_image_is_dead_lettered(
     real_stack: Endpoints, stack_settings: Settings, yolo_detector: Any, aligned_model_dir: Path
 ) -> None:
+    from core.embedding.aligned import AlignedEmbedder
     from services.captioner.app import create_app as captioner_app
     from services.detector.app import create_app as detector_app
-    from services.embedder.aligned import AlignedEmbedder
     from services.embedder.app import create_app as embedder_app
     from services.indexer.app import create_app as indexer_app
 
     embedder = AlignedEmbedder.load(aligned_model_dir)
     services = [
         detector_app(stack_settings, yolo_detector),
-        captioner_app(stack_settings),
+        captioner_app(stack_settings, embedder=embedder),
         embedder_app(stack_settings, embedder),
         indexer_app(stack_settings),
     ]

@@ -57,8 +57,8 @@ def unique_jpeg(path: Path) -> bytes:
 async def test_uploaded_images_are_searchable_through_the_query_api_and_a_removed_one_is_gone(
     real_stack: Endpoints, stack_settings: Any, yolo_detector: Any, aligned_model_dir: Path
 ) -> None:
+    from core.embedding.aligned import AlignedEmbedder
     from services.detector.app import create_app as detector_app
-    from services.embedder.aligned import AlignedEmbedder
     from services.embedder.app import create_app as embedder_app
     from services.indexer.app import create_app as indexer_app
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.embedding.aligned.artifact import MANIFEST, WEIGHTS
+from core.embedding.aligned.embedder import AlignedEmbedder
+from core.embedding.aligned.heads import HeadConfig
 from core.errors import ModelError
-from services.embedder.aligned.artifact import MANIFEST, WEIGHTS
-from services.embedder.aligned.embedder import AlignedEmbedder
-from services.embedder.aligned.heads import HeadConfig
 from tests.fakes.aligned import write_untrained_artifact
 
 HEADS = HeadConfig(dim=32, hidden=64, members=2)

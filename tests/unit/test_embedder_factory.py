@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.embedding.factory import build_embedder, latest_aligned_artifact
 from core.errors import ModelError
 from core.settings import EmbedderSettings
-from services.embedder.factory import build_embedder, latest_aligned_artifact
 
 
 def test_an_unknown_backend_is_a_model_error_naming_the_choices(tmp_path):

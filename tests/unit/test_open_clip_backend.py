@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.embedding.open_clip_backend import OpenClipEmbedder
 from core.errors import ModelError
-from services.embedder.open_clip_backend import OpenClipEmbedder
 
 open_clip = pytest.importorskip("open_clip")
 SMALL = "ViT-S-32-alt"  # 43M parameters, builds in about half a second

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from core.embedding.aligned.towers import ImageTower, TextTower
 from core.imaging import load_image_file
-from services.embedder.aligned.towers import ImageTower, TextTower
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from services.embedder.aligned.heads import AlignedHeads, HeadConfig, multi_positive_infonce
+from core.embedding.aligned.heads import AlignedHeads, HeadConfig, multi_positive_infonce
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from catalens.training.aligned.evaluate import evaluate_gallery
 from catalens.training.aligned.features import FeatureCache, Progress, image_features, text_features
 from catalens.training.aligned.fit import FitParams, PairData, fit_heads
 from catalens.training.aligned.tracking import log_run, tracking_uri
-from core.paths import default_data_dir
-from services.embedder.aligned.artifact import write_artifact
-from services.embedder.aligned.heads import AlignedHeads, HeadConfig
-from services.embedder.aligned.towers import (
+from core.embedding.aligned.artifact import write_artifact
+from core.embedding.aligned.heads import AlignedHeads, HeadConfig
+from core.embedding.aligned.towers import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     TEXT_TOWER,
@@ -27,6 +26,7 @@ from services.embedder.aligned.towers import (
     TextTower,
     image_tower_spec,
 )
+from core.paths import default_data_dir
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ TRAIN_HINT = "catalens train embedder --data ../shared/datasets/fashion-products
 def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> Embedder:
     """The embedder `settings.backend` names, loaded once; `ModelError` when it cannot load."""
     if settings.backend == "open_clip":
-        from services.embedder.open_clip_backend import OpenClipEmbedder
+        from core.embedding.open_clip_backend import OpenClipEmbedder
 
         return OpenClipEmbedder(
             settings.model or "ViT-B-32",
@@ -27,7 +27,7 @@ def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> 
             device=settings.device,
         )
     if settings.backend == "aligned":
-        from services.embedder.aligned import AlignedEmbedder
+        from core.embedding.aligned import AlignedEmbedder
 
         if settings.model.startswith(REGISTRY_SCHEME):
             return load_registered_aligned(settings)
@@ -58,13 +58,13 @@ def load_registered_aligned(settings: EmbedderSettings) -> Embedder:
     """`models:/aligned-embedder@production` through the checksum-verified model cache; the
     identity's version becomes `v<registry version>-<heads hash>`, so every vector event names
     the registry version. An unreachable registry falls back to `settings.fallback`."""
+    from core.embedding.aligned import AlignedEmbedder
     from core.models.registry import (
         RegisteredModel,
         default_cache_dir,
         resolve_or_fallback,
         version_stamp,
     )
-    from services.embedder.aligned import AlignedEmbedder
 
     spare = Path(settings.fallback).expanduser() if settings.fallback else None
     found = resolve_or_fallback(settings.model, default_cache_dir(), spare)

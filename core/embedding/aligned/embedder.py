@@ -9,11 +9,11 @@ import torch
 from PIL import Image
 
 from core.domain import ModelIdentity
+from core.embedding.aligned.artifact import read_artifact
+from core.embedding.aligned.heads import AlignedHeads, HeadConfig
+from core.embedding.aligned.towers import TEXT_TOWER, ImageTower, TextTower, image_tower_spec
+from core.embedding.base import BatchedEmbedder
 from core.errors import ModelError
-from services.embedder.aligned.artifact import read_artifact
-from services.embedder.aligned.heads import AlignedHeads, HeadConfig
-from services.embedder.aligned.towers import TEXT_TOWER, ImageTower, TextTower, image_tower_spec
-from services.embedder.base import BatchedEmbedder
 
 
 class AlignedEmbedder(BatchedEmbedder):

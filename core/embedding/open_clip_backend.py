@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image
 
 from core.domain import ModelIdentity
+from core.embedding.base import BatchedEmbedder
 from core.errors import ModelError
-from services.embedder.base import BatchedEmbedder
 
 log = logging.getLogger(__name__)
 

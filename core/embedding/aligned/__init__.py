@@ -13,7 +13,7 @@ __all__ = ["AlignedEmbedder"]
 
 def __getattr__(name: str) -> Any:
     if name == "AlignedEmbedder":
-        from services.embedder.aligned.embedder import AlignedEmbedder
+        from core.embedding.aligned.embedder import AlignedEmbedder
 
         return AlignedEmbedder
     raise AttributeError(name)
