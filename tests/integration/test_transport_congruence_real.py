@@ -13,7 +13,6 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from infra.stack import Endpoints
 from schemas import IMAGES, OBJECTS_EMBEDDED, SchemaError, decode, dlq, encode
 from services.indexer.handler import LogView
 from tests.fakes.ports import DictStore
+from tests.integration.test_streaming import _until, _value
 from tests.unit.test_transport_congruence import (
     RECORDED,
     Run,
@@ -43,14 +43,6 @@ from tests.unit.test_transport_congruence import (
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-
-async def _until(done: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def run_on_real_kafka(real_stack: Endpoints, salt: int, expect: Run) -> Run:
@@ -91,16 +83,16 @@ async def run_on_real_kafka(real_stack: Endpoints, salt: int, expect: Run) -> Ru
             for message in wave:
                 await broker.publish(encode(message), IMAGES, key=message.image_id.encode())
             want = len(expected_published) if i == len(waves) - 1 else None
-            await _settle(run, want, len(expected_dead), what=f"wave {i + 1}")
+            await _settle(run, want, len(expected_dead))
     finally:
         await broker.stop()
     run.view = view.index
     return run
 
 
-async def _settle(run: Run, published: int | None, dead: int, what: str) -> None:
+async def _settle(run: Run, published: int | None, dead: int) -> None:
     """Until nothing new arrives for a second (and, when given, the expected counts are in)."""
-    await _until(lambda: len(run.dead) >= dead, 120, f"{what}: {dead} dead letters")
+    await _until(lambda: _value(len(run.dead)), at_least=dead, timeout_s=120)
     last, quiet_since = -1, time.monotonic()
     while time.monotonic() - quiet_since < 1.5 or (published and len(run.published) < published):
         if len(run.published) != last:
