@@ -17,5 +17,5 @@ cd "$repo"
 # the real servers the integration tests start: Kafka jars from Maven Central and MinIO built
 # with `go install` (13 min cold on 2 cores), cached in ~/.cache/catalens/infra
 "$venv/bin/catalens" infra install >&2
-"$venv/bin/ruff" check catalens services schemas infra bench tests
+"$venv/bin/ruff" check schemas core services infra catalens bench tests
 exec "$venv/bin/python" -m pytest "$@"
