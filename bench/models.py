@@ -73,8 +73,8 @@ def product_names(n: int) -> list[str]:
 def bench_detector(images: list[Image.Image]) -> tuple[list[Row], str]:
     import torch
 
+    from core.detection.yolo import YoloDetector
     from core.settings import DetectorSettings
-    from services.detector.yolo import YoloDetector
 
     threads = torch.get_num_threads()
     detector = YoloDetector.from_settings(DetectorSettings(batch_size=BIG))

@@ -70,9 +70,9 @@ def sample_images(n: int) -> list[tuple[str, bytes]]:
 
 
 def load_models():  # type: ignore[no-untyped-def]
+    from core.detection.yolo import YoloDetector
     from core.embedding.factory import build_embedder
     from core.settings import Settings
-    from services.detector.yolo import YoloDetector
 
     settings = Settings()
     detector = YoloDetector.from_settings(settings.detector)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.detection.crop_policy import make_crops
 from core.imaging import load_image
 from core.index.indexes import IndexRegistry
 from core.ports import Detector, Embedder
 from core.settings import Settings
 from schemas import image_id_from_bytes, object_id
-from services.detector.crop_policy import make_crops
 
 
 @dataclass

@@ -75,9 +75,9 @@ FEATURE_CACHE = Path(
 
 @pytest.fixture(scope="session")
 def yolo_detector():  # type: ignore[no-untyped-def]
+    from core.detection.yolo import YoloDetector
     from core.paths import shared_path
     from core.settings import DetectorSettings
-    from services.detector.yolo import YoloDetector
 
     if shared_path("models", "yolov8n-coco", "yolov8n_int8.tflite") is None:
         pytest.skip("needs ../shared/models/yolov8n-coco")

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
     from PIL import Image
     from pydantic import ValidationError
 
+    from core.detection.yolo import YoloDetector
     from core.domain import Crop
     from core.settings import CropSettings
-    from services.detector.yolo import YoloDetector
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
@@ -64,9 +64,9 @@ def detect(
 ) -> None:
     from pydantic import ValidationError
 
+    from core.detection.yolo import YoloDetector
     from core.errors import CatalensError
     from core.settings import DetectorSettings, Settings
-    from services.detector.yolo import YoloDetector
 
     names = [name.strip() for item in classes for name in item.split(",") if name.strip()]
     given = {
@@ -107,9 +107,9 @@ def _detect_batch(
     draw_dir: Path | None,
 ) -> int:
     """Print one JSON line per file (in order, failures included); return how many failed."""
+    from core.detection.crop_policy import make_crops
     from core.errors import CatalensError
     from core.imaging import load_image_file
-    from services.detector.crop_policy import make_crops
 
     loaded = []
     for path in files:

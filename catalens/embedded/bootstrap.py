@@ -123,7 +123,7 @@ async def open_stack(
 
 
 def _load_detector(settings: Settings) -> Detector:
-    from services.detector.yolo import YoloDetector
+    from core.detection.yolo import YoloDetector
 
     return YoloDetector.from_settings(settings.detector)
 

@@ -30,7 +30,7 @@ async def open_routes(
     watch: asyncio.Task[None] | None = None
     try:
         if detector is None:
-            from services.detector.yolo import YoloDetector
+            from core.detection.yolo import YoloDetector
 
             detector = await runner.run(YoloDetector.from_settings, settings.detector)
         images = await open_minio_store(settings.minio, settings.minio.bucket)
@@ -52,9 +52,9 @@ def _follow_alias(ports: DetectorPorts, settings: Settings) -> asyncio.Task[None
         return None
     if config.reload_every_s <= 0:
         return None
+    from core.detection.yolo import YoloDetector
     from core.models.registry import current_stamp
     from services.detector.model_watch import follow_alias
-    from services.detector.yolo import YoloDetector
 
     return asyncio.create_task(
         follow_alias(ports, config, current_stamp, YoloDetector.from_settings)

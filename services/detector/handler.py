@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from core.detection.crop_policy import make_crops
 from core.errors import ImageError, ImageMissing
 from core.handoff import DecodedImages
 from core.imaging import DEFAULT_LIMITS, ImageLimits, encode_jpeg, load_image
@@ -31,7 +32,6 @@ from schemas import (
     object_id,
 )
 from schemas.ids import s3_uri
-from services.detector.crop_policy import make_crops
 
 PRODUCER = "detector"
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from core.detection.crop_policy import crop_rejection, make_crops
+from core.detection.yolo import YoloDetector
 from core.errors import ModelError, NotAnImage
 from core.imaging import load_image, load_image_file
 from core.paths import shared_path
 from core.settings import CropSettings, DetectorSettings
-from services.detector.crop_policy import crop_rejection, make_crops
-from services.detector.yolo import YoloDetector
 
 WEIGHTS = shared_path("models", "yolov8n-coco", "yolov8n_int8.tflite")
 FASHION_VAL = shared_path("datasets", "fashion-detection", "images", "val")

@@ -26,6 +26,7 @@ from catalens.mlops.promote import promote
 from catalens.mlops.tracking import LoggedRun, log_detector_run
 from catalens.training.aligned.tracking import log_run
 from core.catalog.pg_server import free_port
+from core.detection.yolo import YoloDetector
 from core.embedding.aligned.heads import HeadConfig
 from core.embedding.factory import build_embedder
 from core.errors import ModelError
@@ -41,7 +42,6 @@ from core.settings import CropSettings, DetectorSettings, EmbedderSettings
 from infra.stack import Endpoints
 from schemas import CaptionAttributes, ImageUploaded, ObjectsCaptioned
 from services.detector.handler import DetectorPorts, handle_images
-from services.detector.yolo import YoloDetector
 from services.embedder.handler import EmbedderPorts, handle_captioned
 from tests.fakes.aligned import write_untrained_artifact
 from tests.fakes.ports import DictStore

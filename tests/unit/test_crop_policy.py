@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from core.detection.crop_policy import make_crops
 from core.domain import Box, Detection
 from core.settings import CropSettings
-from services.detector.crop_policy import make_crops
 
 NO_WHOLE = CropSettings(padding=0.1, min_size=32, max_aspect=5.0, keep_whole_image=False)
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from PIL import Image
 
+from core.detection.presets import resolve_class_ids
+from core.detection.weights import load_weights
 from core.domain import Box, Detection, ModelIdentity
 from core.errors import ModelError
 from core.settings import DetectorSettings
-from services.detector.presets import resolve_class_ids
-from services.detector.weights import load_weights
 
 log = logging.getLogger(__name__)
 
