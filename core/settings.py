@@ -92,6 +92,12 @@ class QuerySettings(BaseModel):
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
     max_pixels: int = Field(40_000_000, ge=1)
     max_limit: int = Field(200, ge=1, description="largest page a search may ask for")
+    detect_objects: bool = Field(
+        True, description="photo search detects the query photo's objects (shop the look)"
+    )
+    max_query_objects: int = Field(
+        8, ge=1, le=32, description="most detected objects a query photo is searched by"
+    )
     feed_poll_s: float = Field(1.0, gt=0.0, description="live feed polls catalog.recent this often")
     cors: CorsSettings = CorsSettings()
 

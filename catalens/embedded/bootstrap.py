@@ -57,6 +57,7 @@ class EmbeddedStack:
     embedder: Embedder
     captioner: Captioner
     embed_runner: ModelRunner
+    detect_runner: ModelRunner  # the detector's one model thread (pipeline and query photos)
     pg_server: EmbeddedPostgres | None
     decoded: DecodedImages = field(default_factory=DecodedImages)  # ingest → detector
 
@@ -111,9 +112,10 @@ async def open_stack(
                 the_embedder,
                 captioner_in_use,
                 embed_runner,
+                detect_runner,
                 server,
             )
-            _subscribe(stack, detect_runner)
+            _subscribe(stack)
             yield stack
         finally:
             await close_quietly(captioner_in_use)
@@ -168,14 +170,14 @@ async def rebuild_view(pg: PgStore, view: LogView, embedder: Embedder) -> int:
     return total
 
 
-def _subscribe(stack: EmbeddedStack, detect_runner: ModelRunner) -> None:
+def _subscribe(stack: EmbeddedStack) -> None:
     """Every service's routes, exactly as its Kafka app declares them, on the bus."""
     settings = stack.settings
     detector = DetectorPorts(
         stack.store,
         stack.store,
         stack.detector,
-        detect_runner,
+        stack.detect_runner,
         settings.detector.crop,
         decoded=stack.decoded,
     )

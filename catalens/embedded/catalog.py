@@ -18,6 +18,7 @@ from core.imaging import ImageLimits, load_image
 from core.settings import Settings
 from core.storage_keys import crop_prefix, image_key
 from schemas import ImageDeleted, ImageUploaded, image_id_from_bytes
+from services.query.look import photo_objects
 from services.query.ports import IngestResult
 from services.query.search import SearchCatalog, read_or_none
 
@@ -38,6 +39,7 @@ class EmbeddedCatalog(SearchCatalog):
                 max_bytes=stack.settings.query.max_upload_bytes,
                 max_pixels=stack.settings.query.max_pixels,
             ),
+            photo_objects(stack.settings, stack.detector, stack.detect_runner),
         )
         self.stack = stack
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import msgspec
 
 from core.catalog.views import ImageView, ObjectView, SearchHit
+from services.query.look import Look
 from services.query.ports import IngestResult
 
 
@@ -35,11 +36,28 @@ class HitRead(ObjectRead, kw_only=True):
     score: float
 
 
-class SearchPage(msgspec.Struct):
+class QueryObjectRead(msgspec.Struct, kw_only=True):
+    """One object of a query photo (`kind` "object"), or the whole photo (`kind` "image"):
+    its box in query-photo pixels (x1, y1, x2, y2), and its hits, one per catalog image."""
+
+    kind: Literal["object", "image"]
+    label: str
+    score: float
+    box: tuple[int, int, int, int]
+    hits: list[HitRead]
+
+
+class SearchPage(msgspec.Struct, kw_only=True):
+    """A page of hits. Photo search also lists the query photo's objects (`objects`, the whole
+    photo last; empty with `detect=false`), and `hits` are then the whole photo's."""
+
     hits: list[HitRead]
     limit: int
     offset: int
     next_offset: int | None
+    width: int | None = None
+    height: int | None = None
+    objects: list[QueryObjectRead] = msgspec.field(default_factory=list)
 
 
 class ImageRead(msgspec.Struct):
@@ -123,7 +141,32 @@ def hit_read(hit: SearchHit) -> HitRead:
 
 def search_page(hits: list[SearchHit], limit: int, offset: int) -> SearchPage:
     next_offset = offset + len(hits) if len(hits) >= limit else None
-    return SearchPage([hit_read(h) for h in hits], limit, offset, next_offset)
+    return SearchPage(
+        hits=[hit_read(h) for h in hits], limit=limit, offset=offset, next_offset=next_offset
+    )
+
+
+def look_page(found: Look, limit: int) -> SearchPage:
+    """Shop the look: every object with its hits; `hits` are the whole photo's (no paging)."""
+    objects = [
+        QueryObjectRead(
+            kind="object" if o.kind == "object" else "image",
+            label=o.label,
+            score=round(o.score, 4),
+            box=o.box.as_tuple(),
+            hits=[hit_read(h) for h in o.hits],
+        )
+        for o in found.objects
+    ]
+    return SearchPage(
+        hits=objects[-1].hits,
+        limit=limit,
+        offset=0,
+        next_offset=None,
+        width=found.width,
+        height=found.height,
+        objects=objects,
+    )
 
 
 def image_read(view: ImageView) -> ImageRead:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
+from services.query.look import Look
 
 __all__ = [
     "Catalog",
@@ -34,6 +35,13 @@ class Catalog(Protocol):
     async def search_image(
         self, data: bytes, filters: SearchFilters, limit: int, offset: int
     ) -> list[SearchHit]: ...
+
+    async def search_look(
+        self, data: bytes, filters: SearchFilters, limit: int, detect: bool = True
+    ) -> Look:
+        """The query photo's objects (detected when `detect`), each with `limit` hits of
+        distinct catalog images, and the whole photo last; raises core.errors.ImageError."""
+        ...
 
     async def similar(
         self, object_id: str, filters: SearchFilters, limit: int, offset: int

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+from PIL import Image
 
 from core.catalog.pg_store import PgStore
 from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
@@ -16,6 +17,7 @@ from core.inference import ModelRunner
 from core.ports import Embedder, ObjectStore
 from core.storage_keys import crop_key
 from services.query.filters import is_unfiltered, matches
+from services.query.look import Look, PhotoObjects, look
 
 OVERFETCH = 4
 
@@ -29,9 +31,11 @@ class SearchCatalog:
         embed_runner: ModelRunner,
         crops: ObjectStore,
         limits: ImageLimits,
+        photo_objects: PhotoObjects | None = None,
     ) -> None:
         self.pg, self.indexes, self.embedder = pg, indexes, embedder
         self.embed_runner, self.crops, self.limits = embed_runner, crops, limits
+        self.photo_objects = photo_objects  # None: query photos are searched whole
 
     @property
     def model_key(self) -> str:
@@ -58,6 +62,22 @@ class SearchCatalog:
         image = await asyncio.to_thread(load_image, data, self.limits)
         vector = await self.embed_runner.run(self.embedder.embed_images, [image])
         return await self._search(vector[0], filters, limit, offset)
+
+    async def search_look(
+        self, data: bytes, filters: SearchFilters, limit: int, detect: bool = True
+    ) -> Look:
+        """The objects of a query photo with their own hits (`look.look`); the whole photo
+        only when `detect` is False or no detector is configured."""
+        image = await asyncio.to_thread(load_image, data, self.limits)
+
+        async def embed(images: list[Image.Image]) -> np.ndarray:
+            return await self.embed_runner.run(self.embedder.embed_images, images)
+
+        async def search(vector: np.ndarray, filters: SearchFilters, k: int) -> list[SearchHit]:
+            return await self._search(vector, filters, k, 0)
+
+        photo = self.photo_objects if detect else None
+        return await look(image, photo, embed, search, filters, limit)
 
     async def similar(
         self, object_id: str, filters: SearchFilters, limit: int, offset: int

@@ -22,10 +22,12 @@ from core.index.index_metrics import register_index_metrics
 from core.index.live_index import LiveIndex, open_live_index
 from core.index.log_follower import LogFollower
 from core.inference import ModelRunner
+from core.ports import Detector
 from core.settings import Settings
 from core.storage.minio_store import MinioObjectStore, open_minio_store
 from schemas import image_id_from_object
 from schemas.ids import s3_key
+from services.query.look import photo_objects
 from services.query.ports import IngestResult
 from services.query.search import SearchCatalog, read_or_none
 
@@ -41,7 +43,13 @@ class StreamingCatalog(SearchCatalog):
         settings: Settings,
     ) -> None:
         super().__init__(
-            base.pg, base.indexes, base.embedder, base.embed_runner, base.crops, base.limits
+            base.pg,
+            base.indexes,
+            base.embedder,
+            base.embed_runner,
+            base.crops,
+            base.limits,
+            base.photo_objects,
         )
         self.images, self.replica, self.settings = images, replica, settings
 
@@ -116,7 +124,7 @@ async def streaming_catalog(settings: Settings) -> AsyncIterator[StreamingCatalo
 async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCatalog]:
     from core.embedding.factory import build_embedder
 
-    runner = ModelRunner("embedder")
+    runner, detect_runner = ModelRunner("embedder"), ModelRunner("detector")
     images = await open_minio_store(settings.minio, settings.minio.bucket)
     crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
     live = await open_live_index(settings)
@@ -126,7 +134,12 @@ async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCa
             max_bytes=settings.query.max_upload_bytes, max_pixels=settings.query.max_pixels
         )
         follower = await live.start()
-        base = SearchCatalog(pg, follower.index.indexes, embedder, runner, crops, limits)
+        photo = None
+        if settings.query.detect_objects:
+            photo = photo_objects(
+                settings, await detect_runner.run(load_detector, settings), detect_runner
+            )
+        base = SearchCatalog(pg, follower.index.indexes, embedder, runner, crops, limits, photo)
         catalog = StreamingCatalog(base, images, live, settings)
         await catalog.serve_generation(follower)
         live.on_switch = catalog.serve_generation
@@ -134,3 +147,11 @@ async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCa
     finally:
         await live.stop()
         runner.close()
+        detect_runner.close()
+
+
+def load_detector(settings: Settings) -> Detector:
+    """The catalog's detector (`settings.detector`), for the objects of query photos."""
+    from core.detection.yolo import YoloDetector
+
+    return YoloDetector.from_settings(settings.detector)

@@ -14,7 +14,7 @@ import uvicorn
 
 from core.settings import QuerySettings
 from services.query.app import create_app
-from tests.fakes.pictures import seeded_catalog
+from tests.fakes.pictures import CATALOG_SCENES, scene_detector, seeded_catalog
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -47,8 +47,9 @@ def serve_in_thread(app: object, start_timeout_s: float = 15.0) -> Iterator[str]
 
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
-    """Base URL of the app over the fake catalog."""
-    catalog = seeded_catalog()
+    """Base URL of the app over the fake catalog; its detector finds the objects of the first
+    catalog scene in photos of that scene's size (640 × 420) and nothing in others."""
+    catalog = seeded_catalog(detector=scene_detector(CATALOG_SCENES[0], size=(640, 420)))
     app = create_app(lambda: contextlib.nullcontext(catalog), QuerySettings(feed_poll_s=0.2))
     with serve_in_thread(app) as url:
         yield url

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.imaging import encode_jpeg
-from tests.fakes.pictures import product_scene
+from tests.fakes.pictures import CATALOG_SCENES, product_scene
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +70,35 @@ def test_uploading_a_photo_shows_similar_items(page, tmp_path: Path) -> None:
     wait_for_results(page, "similar")
     assert first_id not in page.eval_on_selector_all(CARDS, "cs => cs.map(c => c.dataset.objectId)")
     page.screenshot(path=str(tmp_path / "similar.png"))
+
+
+def test_a_photo_with_items_shows_their_boxes_and_each_box_its_own_matches(
+    page, tmp_path: Path
+) -> None:
+    path = tmp_path / "look.jpg"  # the fake detector finds this scene's handbag and cup
+    path.write_bytes(encode_jpeg(product_scene(CATALOG_SCENES[0])))
+    page.select_option("#kind-filter", "object")
+    page.set_input_files("#image-input", str(path))
+    wait_for_results(page, "look")
+    boxes = page.locator("[data-testid=look-box]")
+    assert boxes.evaluate_all("bs => bs.map(b => b.dataset.label)") == ["handbag", "cup"]
+    assert page.locator("#look").get_attribute("data-selected") == "handbag"
+    bag_hits = page.eval_on_selector_all(CARDS, "cs => cs.map(c => c.dataset.objectId)")
+    photo_box = page.locator("#look-image").bounding_box()
+    bag_box = boxes.first.bounding_box()
+    assert photo_box["x"] <= bag_box["x"] and bag_box["width"] < photo_box["width"] / 2
+    page.screenshot(path=str(tmp_path / "look.png"))
+
+    boxes.nth(1).click()
+    page.wait_for_function("() => document.querySelector('#look').dataset.selected === 'cup'")
+    assert "the cup" in page.locator("#status").inner_text()
+    cup_hits = page.eval_on_selector_all(CARDS, "cs => cs.map(c => c.dataset.objectId)")
+    assert cup_hits and cup_hits != bag_hits
+    assert "selected" in (boxes.nth(1).get_attribute("class") or "")
+
+    page.locator("[data-testid=look-chip]").last.click()  # the whole photo
+    page.wait_for_function("() => document.querySelector('#look').dataset.selected === 'image'")
+    assert "the whole photo" in page.locator("#status").inner_text()
 
 
 def test_the_class_filter_narrows_results(page, tmp_path: Path) -> None:

@@ -19,7 +19,11 @@ from PIL import Image
 from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
 from core.domain import ObjectKind
 from core.imaging import DEFAULT_LIMITS, encode_jpeg, load_image
+from core.inference import ModelRunner
+from core.ports import Detector
+from core.settings import CropSettings
 from services.query.filters import matches
+from services.query.look import Look, PhotoObjects, look
 from services.query.ports import IngestResult
 
 
@@ -60,7 +64,9 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
 class FakeCatalog:
     """Implements `services.query.ports.Catalog`; `calls` records what the API asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, detector: Detector | None = None) -> None:
+        """`detector` finds the objects of query photos (none: photos are searched whole)."""
+        self.detector = detector
         self.objects: dict[str, _Stored] = {}
         self.images: dict[str, tuple[ImageView, bytes]] = {}
         self.calls: list[tuple[str, dict[str, object]]] = []
@@ -146,6 +152,31 @@ class FakeCatalog:
             limit,
             offset,
         )
+
+    async def search_look(
+        self, data: bytes, filters: SearchFilters, limit: int, detect: bool = True
+    ) -> Look:
+        """The real `look` over the fake ranking (colour vectors), crop policy defaults."""
+        self.calls.append(
+            ("search_look", {"bytes": len(data), "filters": filters, "detect": detect})
+        )
+        image = load_image(data, self.limits)
+        photo = None
+        if detect and self.detector is not None:
+            photo = PhotoObjects(self.detector, ModelRunner("fake-detector"), CropSettings())
+
+        async def embed(images: list[Image.Image]) -> np.ndarray:
+            return np.stack([colour_vector(i) for i in images])
+
+        async def search(vector: np.ndarray, filters: SearchFilters, k: int) -> list[SearchHit]:
+            scores = ((float(vector @ o.colour), o.view) for o in self.objects.values())
+            return self._rank(scores, filters, k, 0)
+
+        try:
+            return await look(image, photo, embed, search, filters, limit)
+        finally:
+            if photo is not None:
+                photo.runner.close()
 
     async def similar(
         self, object_id: str, filters: SearchFilters, limit: int, offset: int

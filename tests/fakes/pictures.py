@@ -6,7 +6,11 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from core.domain import Box as DBox
+from core.domain import Detection
+from core.ports import Detector
 from tests.fakes.catalog import FakeCatalog, SeedObject
+from tests.fakes.ports import FixedDetector
 
 COLOURS = {
     "red": (200, 40, 45),
@@ -111,8 +115,19 @@ CATALOG_SCENES: list[list[tuple[str, str, Box]]] = [
 ]
 
 
-def seeded_catalog() -> FakeCatalog:
-    catalog = FakeCatalog()
+def seeded_catalog(detector: Detector | None = None) -> FakeCatalog:
+    catalog = FakeCatalog(detector)
     for n, items in enumerate(CATALOG_SCENES):
         catalog.add_image(product_scene(items), seed_objects(items), source=f"shop-{n % 2}")
     return catalog
+
+
+def scene_detector(
+    items: Sequence[tuple[str, str, Box]], size: tuple[int, int] | None = None
+) -> FixedDetector:
+    """A detector that finds exactly the drawn `items` (scores 0.9, 0.8, ...), in photos of
+    `size` only when given."""
+    return FixedDetector(
+        [Detection(label, n, 0.9 - n / 10, DBox(*box)) for n, (label, _, box) in enumerate(items)],
+        size,
+    )

@@ -44,6 +44,21 @@ class OneBoxDetector:
         return [[Detection("handbag", 26, 0.9, box)] for box in boxes]
 
 
+class FixedDetector:
+    """Finds the same `detections` in every image (a scene whose objects the test drew); with
+    `size`, only in images of that size (others have nothing)."""
+
+    identity = ModelIdentity("fake", "fixed", "1")
+
+    def __init__(
+        self, detections: Sequence[Detection], size: tuple[int, int] | None = None
+    ) -> None:
+        self.detections, self.size = list(detections), size
+
+    def detect(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
+        return [list(self.detections) if self.size in (None, i.size) else [] for i in images]
+
+
 class MeanColourEmbedder:
     """3-d vectors: the mean RGB of an image; texts hash to a colour. Shapes only."""
 

@@ -11,7 +11,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 
 from services.query.deps import CatalogDep, FiltersDep, PageDep, SettingsDep
-from services.query.http_models import SearchPage, search_page
+from services.query.http_models import SearchPage, look_page, search_page
 from services.query.uploads import read_image_upload
 
 
@@ -42,9 +42,12 @@ class SearchController(Controller):
 
     @post(
         "/image",
-        summary="Search objects by an example image",
+        summary="Search by a photo: the catalog items in it (shop the look)",
         status_code=200,
-        description="Multipart `file`; the same filters as text search, as query parameters.",
+        description="Multipart `file`; the same filters as text search, as query parameters. "
+        "The photo's objects are detected and each gets its own `limit` hits (one per catalog "
+        "image) in `objects`, the whole photo last; `hits` are the whole photo's. "
+        "`detect=false` searches the whole photo only, with paging (`offset`).",
     )
     async def search_image(
         self,
@@ -53,7 +56,12 @@ class SearchController(Controller):
         page: PageDep,
         settings: SettingsDep,
         data: Annotated[ImageQuery, Body(media_type=RequestEncodingType.MULTI_PART)],
+        detect: Annotated[
+            bool, Parameter(description="detect the photo's objects (false: whole photo only)")
+        ] = True,
     ) -> SearchPage:
         image = await read_image_upload(data.file, settings)
+        if detect:
+            return look_page(await catalog.search_look(image, filters, page.limit), page.limit)
         hits = await catalog.search_image(image, filters, page.limit, page.offset)
         return search_page(hits, page.limit, page.offset)

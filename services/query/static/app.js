@@ -82,6 +82,11 @@ async function run(append = false) {
     setStatus(error.message, true);
     return;
   }
+  if (q.type === "image" && page.objects.some((o) => o.kind === "object")) {
+    look.show(page, q.file, showLookObject);
+    return;
+  }
+  look.hide();
   render(page.hits, append);
   const shown = $("results").children.length;
   const what = q.type === "text" ? `“${q.text}”` : q.type === "image" ? "your photo" : `this ${q.label}`;
@@ -92,7 +97,17 @@ async function run(append = false) {
   state.offset = page.next_offset ?? state.offset;
 }
 
+function showLookObject(obj, detected) {
+  render(obj.hits, false);
+  $("results").dataset.mode = "look";
+  $("more-button").hidden = true;
+  const found = detected ? `${detected} item${detected === 1 ? "" : "s"} found in your photo` : "No items found in your photo";
+  const n = obj.hits.length;
+  setStatus(`${found} · ${n} match${n === 1 ? "" : "es"} for ${obj.kind === "image" ? "the whole photo" : `the ${obj.label}`}`);
+}
+
 async function showRecent() {
+  look.hide();
   try {
     const body = await api(`/api/recent?limit=${PAGE}`);
     render(body.objects, false);
