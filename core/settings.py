@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.paths import default_data_dir, shared_path
+from core.paths import REPO_ROOT, default_data_dir, shared_path
 
 Device = Literal["cpu", "cuda"]
+FASHION_DETECTOR = REPO_ROOT / "models" / "fashion-detector" / "yolov8n-fashion.pt"
 
 
 def default_detector_model() -> str:
@@ -27,8 +28,13 @@ class CropSettings(BaseModel):
 
 
 class DetectorSettings(BaseModel):
+    """The object detector. Unless `model` is set, the weights follow the preset: `fashion`
+    uses the clothing detector that ships in models/fashion-detector, the others the COCO
+    int8 TFLite in ../shared/models."""
+
     model: str = Field(
-        default_factory=default_detector_model, description="weights path or models:/name@alias"
+        default_factory=default_detector_model,
+        description="weights path or models:/name@alias (default: the preset's shipped weights)",
     )
     fallback: str | None = Field(None, description="local weights when the registry is down")
     reload_every_s: float = Field(
@@ -45,6 +51,18 @@ class DetectorSettings(BaseModel):
     batch_size: int = Field(16, ge=1)
     device: Device = "cpu"
     crop: CropSettings = CropSettings()
+
+    @model_validator(mode="after")
+    def _preset_weights(self) -> DetectorSettings:
+        if "model" not in self.model_fields_set and self.preset == "fashion":
+            self.__dict__["model"] = str(FASHION_DETECTOR)  # still "unset": follows the preset
+        return self
+
+    def with_preset(self, preset: str) -> DetectorSettings:
+        """These settings for another preset; weights not set explicitly follow it."""
+        return DetectorSettings.model_validate(
+            {**self.model_dump(exclude_unset=True), "preset": preset}
+        )
 
 
 class EmbedderSettings(BaseModel):

@@ -11,6 +11,11 @@ import typer
 from core.settings import Settings
 
 DATA_DIR_HELP = "where models, the embedded Postgres and crops live (CATALENS_DATA_DIR)"
+PRESET_HELP = (
+    "detector classes: fashion (the clothing detector that ships in models/fashion-detector: "
+    "sunglass, hat, jacket, shirt, pants, shorts, skirt, dress, bag, shoe), coco7 or all (the "
+    "COCO model); default: CATALENS_DETECTOR__PRESET, else fashion"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -18,8 +23,13 @@ def register(app: typer.Typer) -> None:
     app.command()(serve)
 
 
-def _settings(data_dir: Path | None, port: int | None) -> Settings:
+def _settings(data_dir: Path | None, port: int | None, preset: str | None = None) -> Settings:
     settings = Settings()
+    if preset is not None or "preset" not in settings.detector.model_fields_set:
+        try:
+            settings.detector = settings.detector.with_preset(preset or "fashion")
+        except ValueError as exc:  # pydantic's ValidationError names the allowed presets
+            raise typer.BadParameter(str(exc), param_hint="--preset") from exc
     if data_dir is not None:
         settings.data_dir = data_dir
     if port is not None:
@@ -35,23 +45,25 @@ def demo(
     data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
     port: int = typer.Option(None, help="HTTP port (default 8000)"),
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="serve search + UI"),
+    preset: str = typer.Option(None, help=PRESET_HELP),
 ) -> None:
     """Start the embedded stack, make sure an aligned embedder exists (training one if needed),
     ingest a sample catalog with a progress bar, and serve search + UI on http://127.0.0.1:8000.
 
     Re-running resumes: images already in the catalog (same content) are skipped."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = _settings(data_dir, port)
+    settings = _settings(data_dir, port, preset)
     asyncio.run(_demo(settings, images or [], products, serve_after))
 
 
 def serve(
     data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
     port: int = typer.Option(None, help="HTTP port (default 8000)"),
+    preset: str = typer.Option(None, help=PRESET_HELP),
 ) -> None:
     """Serve search + UI over the embedded catalog already in the data dir (no ingest)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(_demo(_settings(data_dir, port), [], 0, True, ingest=False))
+    asyncio.run(_demo(_settings(data_dir, port, preset), [], 0, True, ingest=False))
 
 
 async def _demo(

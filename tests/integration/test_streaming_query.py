@@ -113,6 +113,7 @@ async def test_uploaded_images_are_searchable_through_the_query_api_and_a_remove
             # the replica may read the vectors a moment after Postgres has the rows
             await _until(found_by_its_photo, 1, timeout_s=60)
 
+        await _a_scene_photo_finds_its_own_objects(client, photos)
         gone = next(iter(keys))
         await asyncio.to_thread(s3.remove_object, bucket, keys[gone])
 
@@ -171,6 +172,29 @@ async def _reindex_under_http_load(
     metrics = (await client.get("/metrics")).text
     assert f'catalens_query_index_generation_info{{index_type="HNSW",name="{new.name}"' in metrics
     assert "catalens_query_index_behind_records 0.0" in metrics
+
+
+async def _a_scene_photo_finds_its_own_objects(
+    client: AsyncTestClient[Any], photos: dict[str, bytes]
+) -> None:
+    """Shop the look on the real stack: searched by a catalog scene photo, the query service's
+    own detector finds the objects the pipeline found in it, and each finds that photo first."""
+    for image_id, data in photos.items():
+        stored = (await client.get(f"/api/images/{image_id}")).json()["objects"]
+        labels = sorted(o["label"] for o in stored if o["kind"] == "object")
+        if not 0 < len(labels) <= 8:  # a query photo is searched by its 8 best objects
+            continue
+        response = await client.post(
+            "/api/search/image", params={"limit": 3}, files={"file": ("q.jpg", data, "image/jpeg")}
+        )
+        assert response.status_code == 200, response.text
+        objects = response.json()["objects"]
+        assert objects[-1]["kind"] == "image"
+        assert sorted(o["label"] for o in objects[:-1]) == labels
+        for found in objects:
+            assert found["hits"][0]["image_id"] == image_id, found["label"]
+        return
+    pytest.fail("no sample photo had a detected object")
 
 
 async def _search_image(client: AsyncTestClient[Any], data: bytes) -> list[dict[str, Any]]:
