@@ -66,13 +66,17 @@ class DetectorSettings(BaseModel):
 
 
 class EmbedderSettings(BaseModel):
-    backend: Literal["aligned", "open_clip"] = "aligned"
+    backend: Literal["aligned", "open_clip", "hf_clip"] = "aligned"
     model: str = Field(
-        "", description="aligned: artifact dir or models:/name@alias; open_clip: model name"
+        "",
+        description="aligned: artifact dir or models:/name@alias; open_clip: model name; "
+        "hf_clip: transformers CLIP folder, or org/repo in cache_dir",
     )
     fallback: str | None = Field(None, description="aligned artifact when the registry is down")
     pretrained: str | None = Field("openai", description="open_clip pretrained tag")
-    cache_dir: Path | None = Field(None, description="open_clip weights cache (offline)")
+    cache_dir: Path | None = Field(
+        None, description="open_clip weights / hf_clip snapshot cache (offline)"
+    )
     batch_size: int = Field(32, ge=1)
     device: Device = "cpu"
 

@@ -13,7 +13,8 @@ HELP = "\n\n".join(
         "Embed images and texts with the configured embedder and print one JSON object per "
         "input: path or text, model identity, dim, norm and the first 8 values (all with --full).",
         "Backends: `aligned` (default) is the embedder trained here by `catalens train embedder`; "
-        "`open_clip` runs any open_clip model.",
+        "`open_clip` runs any open_clip model; `hf_clip` a transformers CLIP folder such as "
+        "FashionCLIP (--model /path/to/fashion-clip; docs/models.md).",
         "open_clip needs REAL weights for meaningful vectors and never downloads them. Put them "
         "in --cache-dir (CATALENS_EMBEDDER__CACHE_DIR) in huggingface_hub cache layout, e.g. "
         "<cache>/models--timm--vit_base_patch32_clip_224.openai/snapshots/<rev>/"
@@ -29,10 +30,13 @@ HELP = "\n\n".join(
 def embed(
     paths: list[Path] = typer.Argument(None, help="image files to embed", show_default=False),
     text: list[str] = typer.Option([], "--text", "-t", help="a text to embed (repeatable)"),
-    backend: str | None = typer.Option(None, help="aligned | open_clip (default: settings)"),
+    backend: str | None = typer.Option(
+        None, help="aligned | open_clip | hf_clip (default: settings)"
+    ),
     model: str | None = typer.Option(
         None,
-        help="aligned: artifact folder; open_clip: model name, e.g. ViT-B-32 or hf-hub:org/repo",
+        help="aligned: artifact folder; open_clip: model name, e.g. ViT-B-32 or hf-hub:org/repo; "
+        "hf_clip: transformers CLIP folder",
     ),
     pretrained: str | None = typer.Option(
         None, help="open_clip pretrained tag (openai), a weights file path, or `none` (random)"

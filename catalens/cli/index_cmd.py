@@ -66,7 +66,8 @@ def reindex(
     model: str | None = typer.Option(
         None,
         "--model",
-        help="Re-embed with this model (aligned: artifact dir; open_clip: model name) into its "
+        help="Re-embed with this model (aligned: artifact dir; open_clip: model name; hf_clip: "
+        "transformers CLIP folder) into its "
         "own topic objects.embedded.<model key> first, then build from that topic.",
     ),
     backend: str | None = typer.Option(

@@ -1,4 +1,5 @@
-"""Build the configured `Embedder`: the trained aligned towers (default) or an open_clip model."""
+"""Build the configured `Embedder`: the trained aligned towers (default), an open_clip model or
+a transformers CLIP folder (`hf_clip`, e.g. FashionCLIP)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> 
             batch_size=settings.batch_size,
             device=settings.device,
         )
+    if settings.backend == "hf_clip":
+        from core.embedding.hf_clip_backend import HfClipEmbedder
+
+        return HfClipEmbedder(
+            settings.model,
+            cache_dir=settings.cache_dir,
+            batch_size=settings.batch_size,
+            device=settings.device,
+        )
     if settings.backend == "aligned":
         from core.embedding.aligned import AlignedEmbedder
 
@@ -33,7 +43,9 @@ def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> 
             return load_registered_aligned(settings)
         path = Path(settings.model) if settings.model else latest_aligned_artifact(data_dir)
         return AlignedEmbedder.load(path, device=settings.device, batch_size=settings.batch_size)
-    raise ModelError(f"unknown embedder backend {settings.backend!r}; use 'aligned' or 'open_clip'")
+    raise ModelError(
+        f"unknown embedder backend {settings.backend!r}; use 'aligned', 'open_clip' or 'hf_clip'"
+    )
 
 
 def latest_aligned_artifact(data_dir: Path | None = None) -> Path:

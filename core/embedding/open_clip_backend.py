@@ -156,7 +156,8 @@ def _resolve_hf_repo(repo_id: str, caches: list[Path]) -> ResolvedWeights:
     transformers_only = hf_snapshot(repo_id, ("config.json",), caches)
     hint = (
         f" Found {transformers_only.parent} but it is a transformers CLIPModel checkpoint "
-        "(config.json), not open_clip format: convert it or use an open_clip-format repo."
+        "(config.json), not open_clip format: load it with CATALENS_EMBEDDER__BACKEND=hf_clip "
+        "(CATALENS_EMBEDDER__MODEL=<that folder>) or use an open_clip-format repo."
         if transformers_only and config is None
         else ""
     )
