@@ -97,7 +97,7 @@ def test_a_street_photo_shows_its_garments_and_each_box_finds_products_of_its_ki
     look_page.set_input_files("#image-input", str(STREET / "images" / "val" / QUERY))
     look_page.wait_for_selector(f"#results[data-mode=look] {CARDS}")
     boxes = look_page.locator("[data-testid=look-box]")
-    labels = boxes.evaluate_all("bs => bs.map(b => b.dataset.label)")
+    labels = boxes.evaluate_all("bs => bs.map(b => b.dataset.label)")  # big boxes first
     in_photo = _labels_in(QUERY)
     assert labels and set(labels) <= in_photo, (labels, in_photo)
     look_page.screenshot(path=str(tmp_path / "shop-the-look.png"))

@@ -81,7 +81,7 @@ def test_a_photo_with_items_shows_their_boxes_and_each_box_its_own_matches(
     page.set_input_files("#image-input", str(path))
     wait_for_results(page, "look")
     boxes = page.locator("[data-testid=look-box]")
-    assert boxes.evaluate_all("bs => bs.map(b => b.dataset.label)") == ["handbag", "cup"]
+    assert boxes.evaluate_all("bs => bs.map(b => b.dataset.label)") == ["handbag", "cup"]  # by area
     assert page.locator("#look").get_attribute("data-selected") == "handbag"
     bag_hits = page.eval_on_selector_all(CARDS, "cs => cs.map(c => c.dataset.objectId)")
     photo_box = page.locator("#look-image").bounding_box()

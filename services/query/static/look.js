@@ -61,7 +61,10 @@ const look = (() => {
     if (image.src) URL.revokeObjectURL(image.src);
     image.src = URL.createObjectURL(file);
     const objects = page.objects;
-    const boxes = objects.map((o, i) => (o.kind === "object" ? box(o, i, page) : null)).filter(Boolean);
+    const area = (o) => (o.box[2] - o.box[0]) * (o.box[3] - o.box[1]);
+    const order = objects.map((o, i) => i).filter((i) => objects[i].kind === "object");
+    order.sort((a, b) => area(objects[b]) - area(objects[a]));  // small boxes on top: clickable
+    const boxes = order.map((i) => box(objects[i], i, page));
     el("look-boxes").replaceChildren(...boxes);
     el("look-objects").replaceChildren(...objects.map(chip));
     el("look").hidden = false;
