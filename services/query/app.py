@@ -21,6 +21,7 @@ from services.query.errors import EXCEPTION_HANDLERS
 from services.query.metrics import MetricsMiddleware, QueryMetrics
 from services.query.ports import Catalog
 from services.query.routes import HTTP_ROUTES
+from services.query.security import SecurityHeadersMiddleware
 from services.query.uploads import request_body_limit
 
 CatalogFactory = Callable[[], AbstractAsyncContextManager[Catalog]]
@@ -67,7 +68,7 @@ def create_app(catalog_factory: CatalogFactory, settings: QuerySettings | None =
         route_handlers=HTTP_ROUTES,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[MetricsMiddleware()],
+        middleware=[SecurityHeadersMiddleware(), MetricsMiddleware()],
         lifespan=[_lifespan(catalog_factory)],
         state=State({"settings": settings, "metrics": QueryMetrics(), "catalog": None}),
         cors_config=_cors(settings),

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from catalens.embedded.catalog import embedded_catalog
-from core.paths import shared_path
 from core.detection.presets import FASHION
+from core.paths import shared_path
 from core.settings import FASHION_DETECTOR, PostgresSettings, QuerySettings, Settings
 from services.query.app import create_app
 from tests.e2e.conftest import serve_in_thread

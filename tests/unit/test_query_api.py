@@ -330,3 +330,28 @@ async def test_detect_false_keeps_the_whole_photo_search_with_paging() -> None:
     assert response.status_code == 200
     assert body["objects"] == [] and len(body["hits"]) == 2 and body["next_offset"] == 2
     assert [c[0] for c in catalog.calls] == ["search_image"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/api/recent", "/api/objects/nope", "/static/app.js", "/api/search/text?q="]
+)
+async def test_every_response_carries_the_security_headers(
+    client: AsyncTestClient, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_a_served_picture_is_an_inline_jpeg_file_never_a_page(
+    client: AsyncTestClient, catalog: FakeCatalog
+) -> None:
+    image_id = next(iter(catalog.images))
+    for url in (f"/api/images/{image_id}/image.jpg", f"/api/images/{image_id}/boxes.jpg"):
+        response = await client.get(url)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "image/jpeg"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["content-disposition"].startswith(f'inline; filename="{image_id}')

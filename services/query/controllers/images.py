@@ -15,7 +15,7 @@ from core.imaging import encode_jpeg, load_image
 from services.query.auth import requires_write_token
 from services.query.deps import CatalogDep
 from services.query.http_models import ImageRead, image_read
-from services.query.media import jpeg_response
+from services.query.media import jpeg_response, safe_name
 from services.query.ports import Catalog
 
 
@@ -53,7 +53,7 @@ class ImageController(Controller):
 
     @get("/image.jpg", summary="The source picture", media_type="image/jpeg")
     async def picture(self, catalog: CatalogDep, image_id: FromPath[str]) -> Response[bytes]:
-        return await jpeg_response(await _bytes_or_404(catalog, image_id))
+        return await jpeg_response(await _bytes_or_404(catalog, image_id), f"{image_id}.jpg")
 
     @get(
         "/boxes.jpg",
@@ -71,7 +71,11 @@ class ImageController(Controller):
         view = await _image_or_404(catalog, image_id)
         data = await _bytes_or_404(catalog, image_id)
         body = await anyio.to_thread.run_sync(boxes_jpeg, data, view, highlight)
-        return Response(body, media_type="image/jpeg", headers={"Cache-Control": "max-age=60"})
+        headers = {
+            "Cache-Control": "max-age=60",
+            "Content-Disposition": f'inline; filename="{safe_name(image_id)}-boxes.jpg"',
+        }
+        return Response(body, media_type="image/jpeg", headers=headers)
 
     @delete(
         "/",

@@ -36,4 +36,4 @@ class ObjectController(Controller):
         data = await catalog.crop_bytes(object_id)
         if data is None:
             raise NotFoundException(f"no crop for object {object_id}")
-        return await jpeg_response(data)
+        return await jpeg_response(data, f"{object_id}.jpg")
