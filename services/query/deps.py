@@ -16,6 +16,13 @@ from core.settings import QuerySettings
 from services.query.ports import Catalog
 
 ATTRIBUTE_PREFIX = "attr."
+ID_PATTERN = r"^[0-9A-Za-z_-]{1,128}$"
+TEXT_LIMIT = 255  # characters of a source, label or attribute value (the event schemas' bound)
+
+IdPath = Annotated[
+    str,
+    Parameter(description="an image or object id (letters, digits, - and _)", pattern=ID_PATTERN),
+]
 
 
 @runtime_checkable
@@ -53,7 +60,11 @@ def provide_filters(
     ] = None,
     source: Annotated[str | None, Parameter(description="keep one upload source only")] = None,
 ) -> SearchFilters:
-    """Query parameters → `SearchFilters`; `attr.<name>=<value>` pairs filter attributes."""
+    """Query parameters → `SearchFilters`; `attr.<name>=<value>` pairs filter attributes.
+    Raises `ClientException` (400) for text Postgres cannot hold or no catalog value has."""
+    for name, value in request.query_params.items():
+        if name in ("label", "source") or name.startswith(ATTRIBUTE_PREFIX):
+            check_text(value, name)
     attributes = {
         key.removeprefix(ATTRIBUTE_PREFIX): value
         for key, value in request.query_params.items()
@@ -86,3 +97,13 @@ DEPENDENCIES = {
     "filters": Provide(provide_filters, sync_to_thread=False),
     "page": Provide(provide_page, sync_to_thread=False),
 }
+
+
+def check_text(value: str, name: str, limit: int = TEXT_LIMIT) -> str:
+    """`value` when it is text a catalog field can hold: at most `limit` characters and no
+    control characters (Postgres refuses NUL). Raises `ClientException` (400) naming `name`."""
+    if len(value) > limit:
+        raise ClientException(f"{name} is {len(value)} characters; the most is {limit}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ClientException(f"{name} holds control characters (NUL, newline, ...)")
+    return value

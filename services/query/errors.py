@@ -67,6 +67,15 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response:
     return _json(status, error, detail, headers=exc.headers)
 
 
+def handle_undecodable(_: Request, exc: UnicodeDecodeError) -> Response:
+    """A form field that is not UTF-8: usually a file sent without `filename=`."""
+    return _json(
+        HTTP_400_BAD_REQUEST,
+        "bad_request",
+        "a form field is not UTF-8 text; send pictures as file parts (with filename=)",
+    )
+
+
 def handle_unexpected(_: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return _json(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred")
@@ -75,5 +84,6 @@ def handle_unexpected(_: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     CatalensError: handle_catalens_error,
     HTTPException: handle_http_exception,
+    UnicodeDecodeError: handle_undecodable,
     HTTP_500_INTERNAL_SERVER_ERROR: handle_unexpected,
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar.datastructures import UploadFile
+from litestar.exceptions import ClientException
 
 from core.errors import ImageTooLarge
 from core.settings import QuerySettings
@@ -27,7 +28,10 @@ def request_body_limit(settings: QuerySettings) -> int:
 
 
 async def read_image_upload(upload: UploadFile, settings: QuerySettings) -> bytes:
-    """The file's bytes (at most `max_upload_bytes`), or `ImageTooLarge` (413) past them."""
+    """The file's bytes (at most `max_upload_bytes`), or `ImageTooLarge` (413) past them;
+    `ClientException` (400) when `file` came as a text field (a part without `filename=`)."""
+    if not isinstance(upload, UploadFile):
+        raise ClientException("`file` must be a file part: send it with a filename=")
     data = await upload.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise ImageTooLarge(

@@ -7,13 +7,13 @@ from typing import Annotated
 import anyio.to_thread
 from litestar import Controller, Response, delete, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter
+from litestar.params import Parameter
 
 from core.catalog.views import ImageView
 from core.drawing import LabelledBox, draw_boxes
 from core.imaging import encode_jpeg, load_image
 from services.query.auth import requires_write_token
-from services.query.deps import CatalogDep
+from services.query.deps import CatalogDep, IdPath
 from services.query.http_models import ImageRead, image_read
 from services.query.media import jpeg_response, safe_name
 from services.query.ports import Catalog
@@ -48,11 +48,11 @@ class ImageController(Controller):
     tags = ("images",)
 
     @get("/", summary="A source image and its objects")
-    async def get_image(self, catalog: CatalogDep, image_id: FromPath[str]) -> ImageRead:
+    async def get_image(self, catalog: CatalogDep, image_id: IdPath) -> ImageRead:
         return image_read(await _image_or_404(catalog, image_id))
 
     @get("/image.jpg", summary="The source picture", media_type="image/jpeg")
-    async def picture(self, catalog: CatalogDep, image_id: FromPath[str]) -> Response[bytes]:
+    async def picture(self, catalog: CatalogDep, image_id: IdPath) -> Response[bytes]:
         return await jpeg_response(await _bytes_or_404(catalog, image_id), f"{image_id}.jpg")
 
     @get(
@@ -63,7 +63,7 @@ class ImageController(Controller):
     async def boxes(
         self,
         catalog: CatalogDep,
-        image_id: FromPath[str],
+        image_id: IdPath,
         highlight: Annotated[
             str | None, Parameter(description="object id to draw emphasised")
         ] = None,
@@ -84,6 +84,6 @@ class ImageController(Controller):
         guards=[requires_write_token],
         tags=["ingest"],
     )
-    async def remove(self, catalog: CatalogDep, image_id: FromPath[str]) -> None:
+    async def remove(self, catalog: CatalogDep, image_id: IdPath) -> None:
         if not await catalog.delete_image(image_id):
             raise NotFoundException(f"no image {image_id}")

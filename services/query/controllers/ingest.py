@@ -10,7 +10,7 @@ from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from services.query.auth import requires_write_token
-from services.query.deps import CatalogDep, SettingsDep
+from services.query.deps import CatalogDep, SettingsDep, check_text
 from services.query.http_models import IngestRead, ingest_read
 from services.query.uploads import ImageUpload, read_image_upload
 
@@ -32,8 +32,9 @@ class IngestController(Controller):
         settings: SettingsDep,
         data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[IngestRead]:
+        source = check_text((data.source or "").strip(), "source") or None
         image = await read_image_upload(data.file, settings)
-        name = data.file.filename or "upload"
-        result = await catalog.ingest(name, image, (data.source or "").strip() or None)
+        name = check_text(data.file.filename or "upload", "filename", 1024)
+        result = await catalog.ingest(name, image, source)
         status = HTTP_200_OK if result.duplicate else HTTP_201_CREATED
         return Response(ingest_read(result), status_code=status)

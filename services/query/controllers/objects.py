@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
 
-from services.query.deps import CatalogDep, FiltersDep, PageDep
+from services.query.deps import CatalogDep, FiltersDep, IdPath, PageDep
 from services.query.http_models import ObjectRead, SearchPage, object_read, search_page
 from services.query.media import jpeg_response
 
@@ -16,7 +15,7 @@ class ObjectController(Controller):
     tags = ("objects",)
 
     @get("/", summary="An indexed object")
-    async def get_object(self, catalog: CatalogDep, object_id: FromPath[str]) -> ObjectRead:
+    async def get_object(self, catalog: CatalogDep, object_id: IdPath) -> ObjectRead:
         view = await catalog.get_object(object_id)
         if view is None:
             raise NotFoundException(f"no object {object_id}")
@@ -24,7 +23,7 @@ class ObjectController(Controller):
 
     @get("/similar", summary="Objects that look like this one")
     async def similar(
-        self, catalog: CatalogDep, filters: FiltersDep, page: PageDep, object_id: FromPath[str]
+        self, catalog: CatalogDep, filters: FiltersDep, page: PageDep, object_id: IdPath
     ) -> SearchPage:
         if await catalog.get_object(object_id) is None:
             raise NotFoundException(f"no object {object_id}")
@@ -32,7 +31,7 @@ class ObjectController(Controller):
         return search_page(hits, page.limit, page.offset)
 
     @get("/crop.jpg", summary="The object's crop as JPEG", media_type="image/jpeg")
-    async def crop(self, catalog: CatalogDep, object_id: FromPath[str]) -> Response[bytes]:
+    async def crop(self, catalog: CatalogDep, object_id: IdPath) -> Response[bytes]:
         data = await catalog.crop_bytes(object_id)
         if data is None:
             raise NotFoundException(f"no crop for object {object_id}")

@@ -10,7 +10,7 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 
-from services.query.deps import CatalogDep, FiltersDep, PageDep, SettingsDep
+from services.query.deps import CatalogDep, FiltersDep, PageDep, SettingsDep, check_text
 from services.query.http_models import SearchPage, look_page, search_page
 from services.query.uploads import read_image_upload
 
@@ -37,7 +37,8 @@ class SearchController(Controller):
         page: PageDep,
         q: Annotated[str, Parameter(description="what to look for", min_length=1, max_length=500)],
     ) -> SearchPage:
-        hits = await catalog.search_text(q.strip(), filters, page.limit, page.offset)
+        text = check_text(q.strip(), "q", 500)
+        hits = await catalog.search_text(text, filters, page.limit, page.offset)
         return search_page(hits, page.limit, page.offset)
 
     @post(

@@ -1,0 +1,117 @@
+"""The edge of the query service: security headers on every response, and bad requests
+answered with a clear 4xx that leaves the catalog untouched (never a 5xx)."""
+
+from __future__ import annotations
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.fakes.catalog import FakeCatalog
+from tests.unit.test_query_api import catalog, client, photo
+
+__all__ = ["catalog", "client"]  # fixtures
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/api/recent", "/api/objects/nope", "/static/app.js", "/api/search/text?q="]
+)
+async def test_every_response_carries_the_security_headers(
+    client: AsyncTestClient, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_a_served_picture_is_an_inline_jpeg_file_never_a_page(
+    client: AsyncTestClient, catalog: FakeCatalog
+) -> None:
+    image_id = next(iter(catalog.images))
+    for url in (f"/api/images/{image_id}/image.jpg", f"/api/images/{image_id}/boxes.jpg"):
+        response = await client.get(url)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "image/jpeg"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["content-disposition"].startswith(f'inline; filename="{image_id}')
+
+
+BOUNDARY = "catalens-test"
+
+
+def multipart(*parts: bytes) -> tuple[bytes, dict[str, str]]:
+    body = b"".join(b"--" + BOUNDARY.encode() + b"\r\n" + p + b"\r\n" for p in parts)
+    body += b"--" + BOUNDARY.encode() + b"--\r\n"
+    return body, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def file_part(data: bytes, filename: str | None = "a.jpg") -> bytes:
+    name = f'; filename="{filename}"' if filename is not None else ""
+    return f'Content-Disposition: form-data; name="file"{name}\r\n\r\n'.encode() + data
+
+
+def text_part(name: str, value: str) -> bytes:
+    return f'Content-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode()
+
+
+BAD_GETS = [
+    "/api/images/%2E%2E/image.jpg",
+    "/api/images/..%2F..%2Fetc/image.jpg",
+    "/api/objects/" + "z" * 300,
+    "/api/objects/a%00b",
+    "/api/search/text?q=a%00b",
+    "/api/search/text?q=" + "x" * 501,
+    "/api/search/text?q=bag&source=a%00",
+    "/api/search/text?q=bag&label=" + "l" * 256,
+    "/api/search/text?q=bag&attr.colours=red%0A",
+    "/api/search/text?q=bag&limit=0",
+    "/api/search/text?q=bag&limit=201",
+    "/api/search/text?q=bag&offset=-1",
+    "/api/search/text?q=bag&kind=nope",
+    "/api/search/text?q=bag&min_score=2",
+    "/api/recent?limit=-3",
+]
+
+
+@pytest.mark.parametrize("url", BAD_GETS)
+async def test_a_bad_read_is_a_clear_4xx(client: AsyncTestClient, url: str) -> None:
+    response = await client.get(url)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert response.json()["detail"]
+
+
+def bad_uploads() -> list[tuple[str, tuple[bytes, ...]]]:
+    jpeg = photo()
+    return [
+        ("source too long", (file_part(jpeg), text_part("source", "s" * 256))),
+        ("source with NUL", (file_part(jpeg), text_part("source", "shop\x00x"))),
+        ("source with a newline", (file_part(jpeg), text_part("source", "a\nb"))),
+        ("file without filename (binary)", (file_part(jpeg, None),)),
+        ("file without filename (text)", (file_part(b"hello", None),)),
+        ("no file part", (text_part("source", "shop"),)),
+        ("filename with NUL", (file_part(jpeg, "a\x00.jpg"),)),
+        ("not an image", (file_part(b"%PDF-1.4 not a picture"),)),
+        ("empty file", (file_part(b""),)),
+        ("truncated JPEG", (file_part(jpeg[:100]),)),
+    ]
+
+
+UPLOAD_CASES = [
+    pytest.param(url, case, parts, id=f"{url}: {case}")
+    for url in ("/api/images", "/api/search/image")
+    for case, parts in bad_uploads()
+    if url == "/api/images" or not case.startswith(("source", "filename"))  # search: no names
+]
+
+
+@pytest.mark.parametrize(("url", "case", "parts"), UPLOAD_CASES)
+async def test_a_bad_upload_is_a_clear_4xx_and_nothing_is_stored(
+    client: AsyncTestClient, catalog: FakeCatalog, url: str, case: str, parts: tuple[bytes, ...]
+) -> None:
+    before = (set(catalog.images), set(catalog.objects))
+    body, headers = multipart(*parts)
+    response = await client.post(url, content=body, headers=headers)
+    assert 400 <= response.status_code < 500, (case, response.status_code, response.text)
+    assert response.json()["detail"]
+    assert (set(catalog.images), set(catalog.objects)) == before

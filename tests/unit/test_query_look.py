@@ -1,0 +1,50 @@
+"""Shop the look over the in-memory catalog: a query photo's objects, each with its hits."""
+
+from __future__ import annotations
+
+from core.imaging import encode_jpeg
+from tests.fakes.pictures import CATALOG_SCENES, product_scene, scene_detector, seeded_catalog
+from tests.unit.test_query_api import client_for
+
+
+async def test_a_photo_search_answers_per_detected_object_with_the_whole_photo_last() -> None:
+    scene = CATALOG_SCENES[0]  # a red handbag and a blue cup
+    catalog = seeded_catalog(detector=scene_detector(scene))
+    async with client_for(catalog) as client:
+        response = await client.post(
+            "/api/search/image",
+            files={"file": ("look.jpg", encode_jpeg(product_scene(scene)), "image/jpeg")},
+            params={"kind": "object", "limit": 3},
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert [(o["kind"], o["label"]) for o in body["objects"]] == [
+        ("object", "handbag"),
+        ("object", "cup"),
+        ("image", "image"),
+    ]
+    bag, cup, whole = body["objects"]
+    assert bag["box"][0] < 60 < 300 < bag["box"][2]  # the padded detection, in photo pixels
+    assert (body["width"], body["height"]) == (640, 420)
+    assert bag["hits"][0]["caption"].startswith("a red handbag")
+    assert "blue" in cup["hits"][0]["caption"]  # the fake ranks by colour
+    assert all(h["kind"] == "object" for o in body["objects"] for h in o["hits"])  # filters hold
+    assert body["hits"] == whole["hits"]
+    for entry in body["objects"]:
+        images = [h["image_id"] for h in entry["hits"]]
+        assert len(images) == len(set(images)) <= 3  # one hit per catalog image, `limit` each
+
+
+async def test_detect_false_keeps_the_whole_photo_search_with_paging() -> None:
+    scene = CATALOG_SCENES[0]
+    catalog = seeded_catalog(detector=scene_detector(scene))
+    async with client_for(catalog) as client:
+        response = await client.post(
+            "/api/search/image",
+            files={"file": ("look.jpg", encode_jpeg(product_scene(scene)), "image/jpeg")},
+            params={"detect": "false", "limit": 2},
+        )
+    body = response.json()
+    assert response.status_code == 200
+    assert body["objects"] == [] and len(body["hits"]) == 2 and body["next_offset"] == 2
+    assert [c[0] for c in catalog.calls] == ["search_image"]
