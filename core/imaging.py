@@ -159,6 +159,9 @@ def _refuse_truncated_images() -> None:
         ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
+GREY_ROWS_PER_BAND = 256
+
+
 def _normalise(image: Image.Image) -> Image.Image:
     """EXIF orientation, then 8-bit RGB (grey, CMYK, palette, alpha and 16-bit included)."""
     try:
@@ -178,16 +181,21 @@ def _normalise(image: Image.Image) -> Image.Image:
 
 def _to_8bit_grey(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit grey to 8-bit: 0..65535 maps to 0..255 (value / 257); float images
-    in 0..1 are scaled by 255; anything wider is stretched from its own min..max."""
-    array = np.asarray(image, dtype=np.float64)
+    in 0..1 are scaled by 255; anything wider is stretched from its own min..max. Converted a
+    band of rows at a time, so a 40 MP 16-bit image needs no full-size float copy."""
+    array = np.asarray(image)
     low, high = float(array.min()), float(array.max())
     if image.mode == "F" and low >= 0.0 and high <= 1.0:
-        scaled = array * 255.0
+        shift, scale = 0.0, 255.0
     elif image.mode.startswith("I;16") or (low >= 0.0 and high <= 65535.0):
-        scaled = array / 257.0
+        shift, scale = 0.0, 1.0 / 257.0
     else:
-        scaled = (array - low) * (255.0 / (high - low) if high > low else 0.0)
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+        shift, scale = low, (255.0 / (high - low) if high > low else 0.0)
+    out = np.empty(array.shape, dtype=np.uint8)
+    for start in range(0, array.shape[0], GREY_ROWS_PER_BAND):
+        band = array[start : start + GREY_ROWS_PER_BAND].astype(np.float32)
+        out[start : start + GREY_ROWS_PER_BAND] = np.clip(np.rint((band - shift) * scale), 0, 255)
+    return Image.fromarray(out)
 
 
 def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:

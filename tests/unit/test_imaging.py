@@ -300,3 +300,14 @@ def test_an_animated_gif_gives_its_first_frame() -> None:
 
 def test_the_default_limits_allow_a_large_photo_size() -> None:
     assert DEFAULT_LIMITS.max_pixels >= 6000 * 4000
+
+
+def test_a_long_strip_is_resized_before_it_is_padded_to_the_tower_square() -> None:
+    from core.embedding.aligned.towers import square_pad
+
+    strip = Image.new("RGB", (20000, 400), (200, 10, 10))  # padded first: 1.2 GB of canvas
+    square = square_pad(strip, 224)
+    assert square.size == (224, 224)
+    assert square.getpixel((112, 0)) == (255, 255, 255)  # white above and below
+    red, green, _ = square.getpixel((112, 112))
+    assert red > 150 and green < 60  # the strip itself, centred

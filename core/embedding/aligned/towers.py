@@ -56,12 +56,13 @@ def image_tower_spec(name: str) -> ImageTowerSpec:
 
 
 def square_pad(image: Image.Image, size: int) -> Image.Image:
-    """Pad to a square on white (catalog photos are on white), then resize to `size`."""
+    """`size` × `size` RGB: resized to fit (aspect kept), then padded on white (catalog photos
+    are on white). Resizing first keeps memory at the output's size: a 20000 × 10 strip never
+    becomes a 20000 × 20000 canvas."""
     image = image.convert("RGB")
-    side = max(image.size)
-    if image.width != image.height:
-        image = ImageOps.pad(image, (side, side), color=(255, 255, 255))
-    return image.resize((size, size), Image.Resampling.BICUBIC)
+    if image.size == (size, size):
+        return image
+    return ImageOps.pad(image, (size, size), Image.Resampling.BICUBIC, color=(255, 255, 255))
 
 
 class ImageTower:
