@@ -42,6 +42,7 @@ class EmbeddedCatalog(SearchCatalog):
             photo_objects(stack.settings, stack.detector, stack.detect_runner),
         )
         self.stack = stack
+        self._inflight: dict[str, asyncio.Future[IngestResult | ImageError]] = {}
 
     async def image_bytes(self, image_id: str) -> bytes | None:
         return await read_or_none(self.stack.store, image_key(image_id))
@@ -60,35 +61,56 @@ class EmbeddedCatalog(SearchCatalog):
         self, items: Sequence[tuple[str, bytes, str | None]]
     ) -> list[IngestResult | ImageError]:
         """Validate, store and publish a batch of uploads, then run the pipeline over them.
-        Images already in the catalog (same content id) are not processed again."""
-        results: list[IngestResult | ImageError] = []
+
+        Each content id is processed once: images already in the catalog, repeats inside the
+        batch and uploads another request is processing right now (claimed in `_inflight`)
+        all answer `duplicate=True` once the first one is done."""
+        results: list[IngestResult | ImageError | None] = []
         fresh: list[int] = []
-        for filename, data, source in items:
-            image_id = image_id_from_bytes(data)
-            if await self.stack.pg.image_exists(image_id):
-                results.append(IngestResult(image_id, await self._count(image_id), True))
-                continue
-            try:
-                image = await asyncio.to_thread(load_image, data, self.limits)
-            except ImageError as exc:
-                results.append(exc)
-                continue
-            await self.stack.store.put(image_key(image_id), data)
-            self.stack.decoded.put(image_id, image)  # the detector takes it: decoded once
-            self.stack.bus.publish(
-                self.stack.settings.minio.topic, _uploaded(image_id, data, filename, source)
-            )
-            results.append(IngestResult(image_id, 0, False))
-            fresh.append(len(results) - 1)
+        claimed: dict[str, asyncio.Future[IngestResult | ImageError]] = {}
+        waits: list[tuple[int, asyncio.Future[IngestResult | ImageError]]] = []
         try:
+            for filename, data, source in items:
+                image_id = image_id_from_bytes(data)
+                exists = await self.stack.pg.image_exists(image_id)
+                if image_id in self._inflight:  # checked after the await: no step in between
+                    results.append(None)
+                    waits.append((len(results) - 1, self._inflight[image_id]))
+                    continue
+                if exists:
+                    results.append(IngestResult(image_id, await self._count(image_id), True))
+                    continue
+                claim = claimed[image_id] = self._inflight[image_id] = asyncio.Future()
+                try:
+                    image = await asyncio.to_thread(load_image, data, self.limits)
+                except ImageError as exc:
+                    results.append(exc)
+                    claim.set_result(exc)
+                    continue
+                await self.stack.store.put(image_key(image_id), data)
+                self.stack.decoded.put(image_id, image)  # the detector takes it: decoded once
+                self.stack.bus.publish(
+                    self.stack.settings.minio.topic, _uploaded(image_id, data, filename, source)
+                )
+                results.append(IngestResult(image_id, 0, False))
+                fresh.append(len(results) - 1)
             await self.stack.bus.drain()
         finally:
             self.stack.decoded.clear()
+            for image_id, claim in claimed.items():
+                del self._inflight[image_id]
+                if not claim.done():
+                    claim.set_result(IngestResult(image_id, 0, False))
         for i in fresh:
             done = results[i]
             assert isinstance(done, IngestResult)
             results[i] = IngestResult(done.image_id, await self._count(done.image_id), False)
-        return results
+        for i, claim in waits:
+            first = await claim
+            if isinstance(first, IngestResult):
+                first = IngestResult(first.image_id, await self._count(first.image_id), True)
+            results[i] = first
+        return [r for r in results if r is not None]
 
     async def _count(self, image_id: str) -> int:
         view = await self.stack.pg.get_image(image_id)
