@@ -17,5 +17,12 @@ cd "$repo"
 # the real servers the integration tests start: Kafka jars from Maven Central and MinIO built
 # with `go install` (13 min cold on 2 cores), cached in ~/.cache/catalens/infra
 "$venv/bin/catalens" infra install >&2
+# the servers the tests start keep their data in a run folder of this run only: every run
+# behaves like a new machine (no topics, buckets, tables or MLflow runs left from an earlier one)
+if [ -z "${CATALENS_INFRA__RUN_DIR:-}" ]; then
+  export CATALENS_INFRA__RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/catalens-test-run.XXXXXX")"
+  trap 'rm -rf "$CATALENS_INFRA__RUN_DIR"' EXIT
+  echo "[test] servers start on fresh state in $CATALENS_INFRA__RUN_DIR" >&2
+fi
 "$venv/bin/ruff" check schemas core services infra catalens bench tests
-exec "$venv/bin/python" -m pytest "$@"
+"$venv/bin/python" -m pytest "$@"

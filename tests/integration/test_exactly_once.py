@@ -25,6 +25,7 @@ from aiokafka.structs import TopicPartition
 
 from core.index.live_index import open_live_index
 from core.settings import Settings
+from core.streaming.topics import ensure_topics
 from infra.minio_events import minio_client
 from infra.stack import Endpoints
 from schemas import (
@@ -63,6 +64,7 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
     pg = await asyncpg.connect(dsn)
     truth = _Truth()
     replica = await open_live_index(settings)  # a query replica's, never writing snapshots
+    await ensure_topics(real_stack.kafka_bootstrap, settings)  # a fresh broker has none yet
 
     async def upload(paths: list[Path], start: int) -> None:
         for i, path in enumerate(paths, start):
