@@ -69,11 +69,11 @@ def serve(
 async def _demo(
     settings: Settings, folders: list[Path], products: int, serve_after: bool, ingest: bool = True
 ) -> None:
-    from catalens.embedded.backfill import backfill_vectors
     from catalens.embedded.bootstrap import open_stack
     from catalens.embedded.catalog import EmbeddedCatalog
     from catalens.embedded.ingest import ingest_files
     from catalens.embedded.model_setup import ensure_aligned_model
+    from catalens.embedded.repair import finish_incomplete
     from catalens.embedded.samples import default_samples, flatten, folder_samples
     from catalens.embedded.serve import serve as serve_catalog
 
@@ -83,7 +83,8 @@ async def _demo(
     if ingest and not items:
         raise typer.BadParameter("no images found: name a folder of images")
     async with open_stack(settings) as stack:
-        await backfill_vectors(stack)  # a new model: re-embed stored crops, no re-detection
+        # a new model, or a crash: captions and vectors from the stored crops, no re-detection
+        await finish_incomplete(stack)
         catalog = EmbeddedCatalog(stack)
         url = f"http://{settings.query.host}:{settings.query.port}"
 

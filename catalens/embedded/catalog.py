@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from catalens.embedded.bootstrap import EmbeddedStack, open_stack
+from catalens.embedded.repair import finish_incomplete
 from core.errors import CatalensError, ImageError
 from core.imaging import ImageLimits, load_image
 from core.settings import Settings
@@ -147,4 +148,5 @@ async def embedded_catalog(settings: Settings, **models: Any) -> AsyncIterator[E
     """The embedded stack as a Catalog factory for `create_app`: opened in the app's lifespan,
     on the app's event loop. `models` may pass loaded detector/embedder/captioner."""
     async with open_stack(settings, **models) as stack:
+        await finish_incomplete(stack, progress=False)  # what a crash left half-done
         yield EmbeddedCatalog(stack)

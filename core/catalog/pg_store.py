@@ -15,6 +15,7 @@ import asyncpg
 import numpy as np
 
 from core.catalog.pg_migrate import connect_when_ready, migrate
+from core.catalog.pg_repairs import Repairs
 from core.catalog.pg_search import search_sql
 from core.catalog.pg_vector_reads import Modality, VectorReads
 from core.catalog.pg_vectors import ensure_vector_table, register_vector_codec
@@ -25,7 +26,7 @@ from core.domain import l2_normalise
 MAX_EF_SEARCH = 1000
 
 
-class PgStore(VectorReads):
+class PgStore(VectorReads, Repairs):
     def __init__(self, pool: asyncpg.Pool, ef_search: int = 100) -> None:
         self._pool = pool
         self._ef_search = ef_search
@@ -65,8 +66,9 @@ class PgStore(VectorReads):
         height: int,
         source: str | None = None,
         filename: str | None = None,
+        conn: asyncpg.Connection | None = None,
     ) -> None:
-        await self._pool.execute(
+        await (conn or self._pool).execute(
             "INSERT INTO images (image_id, uri, width, height, source, filename)"
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (image_id) DO UPDATE SET"
             " uri = EXCLUDED.uri, width = EXCLUDED.width, height = EXCLUDED.height,"
@@ -79,13 +81,34 @@ class PgStore(VectorReads):
             filename,
         )
 
-    async def upsert_objects(self, image_id: str, objects: Sequence[ObjectRecord]) -> None:
+    async def upsert_detected(
+        self,
+        image_id: str,
+        uri: str,
+        width: int,
+        height: int,
+        objects: Sequence[ObjectRecord],
+        source: str | None = None,
+        filename: str | None = None,
+    ) -> None:
+        """The image row and its objects in one transaction: a crash never leaves an image
+        that counts as stored without its objects."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self.upsert_image(image_id, uri, width, height, source, filename, conn=conn)
+            await self.upsert_objects(image_id, objects, conn=conn)
+
+    async def upsert_objects(
+        self,
+        image_id: str,
+        objects: Sequence[ObjectRecord],
+        conn: asyncpg.Connection | None = None,
+    ) -> None:
         """The image row must exist (upsert_image first)."""
         rows = [
             (o.object_id, image_id, o.kind, o.label, o.score, list(o.box), o.crop_uri, o.detector)
             for o in objects
         ]
-        await self._pool.executemany(
+        await (conn or self._pool).executemany(
             "INSERT INTO objects (object_id, image_id, kind, label, score, box, crop_uri, detector)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (object_id) DO UPDATE SET"
             " image_id = EXCLUDED.image_id, kind = EXCLUDED.kind, label = EXCLUDED.label,"

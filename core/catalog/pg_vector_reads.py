@@ -62,7 +62,10 @@ class VectorReads:
     async def objects_without_vectors(self, model_key: str) -> list[tuple[str, str]]:
         """(object_id, image_id) of objects with no image vector from this model."""
         table = await self._table(model_key)
-        missing = f"NOT EXISTS (SELECT 1 FROM {table} v WHERE v.object_id = o.object_id)"
+        missing = (
+            f"NOT EXISTS (SELECT 1 FROM {table} v WHERE v.object_id = o.object_id"
+            " AND v.modality = 'image')"
+        )
         rows = await self._pool.fetch(
             f"SELECT o.object_id, o.image_id FROM objects o{' WHERE ' + missing if table else ''}"
             " ORDER BY o.image_id, o.object_id"

@@ -59,20 +59,20 @@ async def handle_detected(
         if isinstance(message, ObjectsDeleted):
             await _delete(message, ports)
             continue
-        await ports.pg.upsert_image(
-            message.image_id,
-            message.image_uri,
-            message.width,
-            message.height,
-            source=message.source,
-            filename=message.filename,
-        )
         detector = f"{message.detector.name}@{message.detector.version}"
         records = [
             ObjectRecord(o.object_id, o.kind, o.label, o.score, o.box, o.crop_uri, detector)
             for o in message.objects
         ]
-        await ports.pg.upsert_objects(message.image_id, records)
+        await ports.pg.upsert_detected(
+            message.image_id,
+            message.image_uri,
+            message.width,
+            message.height,
+            records,
+            source=message.source,
+            filename=message.filename,
+        )
     return Outcome()
 
 
