@@ -19,6 +19,7 @@ from core.settings import QuerySettings
 from services.query.deps import DEPENDENCIES
 from services.query.errors import EXCEPTION_HANDLERS
 from services.query.metrics import MetricsMiddleware, QueryMetrics
+from services.query.openapi_errors import document_errors
 from services.query.ports import Catalog
 from services.query.routes import HTTP_ROUTES
 from services.query.security import SecurityHeadersMiddleware
@@ -64,7 +65,7 @@ def _cors(settings: QuerySettings) -> CORSConfig | None:
 
 def create_app(catalog_factory: CatalogFactory, settings: QuerySettings | None = None) -> Litestar:
     settings = settings or QuerySettings()
-    return Litestar(
+    app = Litestar(
         route_handlers=HTTP_ROUTES,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -80,3 +81,5 @@ def create_app(catalog_factory: CatalogFactory, settings: QuerySettings | None =
             description="Object-level visual search over a product catalog.",
         ),
     )
+    document_errors(app)
+    return app

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from core.catalog.views import ImageView, ObjectView, SearchHit
 from services.query.look import Look
 from services.query.ports import IngestResult
+
+Box = Annotated[
+    list[int],
+    msgspec.Meta(min_length=4, max_length=4, description="x1, y1, x2, y2 in pixels"),
+]
 
 
 class ErrorRead(msgspec.Struct):
@@ -22,7 +27,7 @@ class ObjectRead(msgspec.Struct, kw_only=True):
     kind: Literal["object", "image"]
     label: str
     detector_score: float
-    box: tuple[int, int, int, int]
+    box: Box
     caption: str | None
     attributes: dict[str, Any]
     source: str | None
@@ -43,7 +48,7 @@ class QueryObjectRead(msgspec.Struct, kw_only=True):
     kind: Literal["object", "image"]
     label: str
     score: float
-    box: tuple[int, int, int, int]
+    box: Box
     hits: list[HitRead]
 
 
@@ -120,7 +125,7 @@ def _object_fields(view: ObjectView) -> dict[str, Any]:
         "kind": view.kind,
         "label": view.label,
         "detector_score": view.detector_score,
-        "box": tuple(view.box),
+        "box": list(view.box),
         "caption": view.caption,
         "attributes": dict(view.attributes),
         "source": view.source,
@@ -153,7 +158,7 @@ def look_page(found: Look, limit: int) -> SearchPage:
             kind="object" if o.kind == "object" else "image",
             label=o.label,
             score=round(o.score, 4),
-            box=o.box.as_tuple(),
+            box=list(o.box.as_tuple()),
             hits=[hit_read(h) for h in o.hits],
         )
         for o in found.objects

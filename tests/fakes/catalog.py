@@ -114,6 +114,13 @@ class FakeCatalog:
         return view
 
     # Catalog ------------------------------------------------------------------------------
+    def index_status(self) -> dict[str, object]:
+        return {
+            "model": "fake/colour-histogram",
+            "index_type": "Flat",
+            "vectors": len(self.objects),
+        }
+
     def _rank(
         self,
         scores: Iterable[tuple[float, ObjectView]],

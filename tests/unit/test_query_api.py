@@ -271,8 +271,12 @@ async def test_the_feed_yields_only_objects_indexed_after_it_started(catalog: Fa
 async def test_the_index_endpoint_says_which_model_and_index_answer_or_503_without_one(
     catalog: FakeCatalog,
 ) -> None:
-    async with client_for(catalog) as client:
-        assert (await client.get("/api/index")).status_code == 503  # this catalog cannot say
+    class Unindexed(FakeCatalog):
+        index_status = None  # this catalog cannot say
+
+    async with client_for(Unindexed()) as client:
+        response = await client.get("/api/index")
+        assert (response.status_code, response.json()["error"]) == (503, "unavailable")
 
     class Indexed(FakeCatalog):
         def index_status(self) -> dict[str, object]:

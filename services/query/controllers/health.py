@@ -6,6 +6,8 @@ import logging
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.exceptions import ServiceUnavailableException
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from services.query.http_models import HealthRead, IndexRead, ReadyRead
@@ -26,16 +28,17 @@ class HealthController(Controller):
         description="On the real stack also the serving generation (it changes when "
         "`catalens reindex` moves the alias) and how many records it is behind its topic.",
     )
-    async def index(self, state: State) -> Response[IndexRead | None]:
+    async def index(self, state: State) -> IndexRead:
         status = getattr(state.get("catalog"), "index_status", None)
         if status is None:
-            return Response(None, status_code=HTTP_503_SERVICE_UNAVAILABLE)
-        return Response(IndexRead(**status()))
+            raise ServiceUnavailableException("the catalog is not open yet")
+        return IndexRead(**status())
 
     @get(
         "/ready",
         summary="Readiness: the catalog and each of its dependencies are up",
         description="200 when every check passes, else 503 with the failing checks.",
+        responses={503: ResponseSpec(ReadyRead, description="a check failed (see `checks`)")},
     )
     async def ready(self, state: State) -> Response[ReadyRead]:
         catalog = state.get("catalog")

@@ -1,0 +1,81 @@
+"""The error answers in the OpenAPI document: every operation documents the statuses it can
+answer with, each with the one error body the service sends (`ErrorRead`: `{error, detail}`).
+
+Which statuses an operation has follows from its shape: every operation can refuse a bad
+parameter (400) and answer 503 while the catalog opens; one with an id in its path answers
+404; an upload answers 413, 415 and 422 for a file too big, not a picture, or a broken one; a
+write answers 401 without its token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
+ERROR_SCHEMA = "ErrorRead"
+DESCRIPTIONS = {
+    400: "A parameter or form field is invalid (`error`: validation_error or bad_request)",
+    401: "A write token is configured and the request does not carry it",
+    404: "No such image or object",
+    413: "The upload is over the byte or pixel limit",
+    415: "The upload is not a supported picture format",
+    422: "The picture is empty, broken or too small",
+    503: "The catalog or a model is not ready yet",
+}
+UPLOADS = ("/api/images", "/api/search/image")
+WRITES = {("post", "/api/images"), ("delete", "/api/images/{image_id}")}
+QUIET = {"/health", "/api/feed", "/ready"}  # nothing to refuse (/ready documents its own 503)
+
+
+def document_errors(app: Litestar) -> None:
+    """Add the error responses to `app`'s OpenAPI document, in place."""
+    document = app.openapi_schema
+    components = document.components
+    schemas = components.schemas if components and components.schemas is not None else {}
+    schemas[ERROR_SCHEMA] = Schema(
+        type=OpenAPIType.OBJECT,
+        properties={
+            "error": Schema(type=OpenAPIType.STRING, description="a stable reason code"),
+            "detail": Schema(type=OpenAPIType.STRING, description="what was wrong, for people"),
+        },
+        required=["error", "detail"],
+        description="Every error answer",
+    )
+    if components is not None:
+        components.schemas = schemas
+    for path, item in (document.paths or {}).items():
+        for method in ("get", "post", "delete"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            operation.responses = {
+                **(operation.responses or {}),
+                **{str(code): _error(code) for code in statuses(method, path)},
+            }
+
+
+def statuses(method: str, path: str) -> list[int]:
+    """The error statuses an operation can answer with (see the module docstring)."""
+    if path in QUIET:
+        return []
+    found = [400, 503]
+    if "{" in path:
+        found.append(404)
+    if method == "post" and path in UPLOADS:
+        found += [413, 415, 422]
+    if (method, path) in WRITES:
+        found.append(401)
+    return sorted(found)
+
+
+def _error(code: int) -> Any:
+    return OpenAPIResponse(
+        description=DESCRIPTIONS[code],
+        content={
+            "application/json": OpenAPIMediaType(
+                schema=Reference(ref=f"#/components/schemas/{ERROR_SCHEMA}")
+            )
+        },
+    )
