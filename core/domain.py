@@ -41,6 +41,13 @@ class Box:
     def as_tuple(self) -> tuple[int, int, int, int]:
         return (self.x1, self.y1, self.x2, self.y2)
 
+    def scaled(self, factor: float) -> Box:
+        """This box in an image `factor` times larger (rounded to whole pixels)."""
+        if factor == 1.0:
+            return self
+        x1, y1, x2, y2 = (round(v * factor) for v in self.as_tuple())
+        return Box(x1, y1, x2, y2)
+
 
 @dataclass(frozen=True)
 class Detection:

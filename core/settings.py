@@ -50,6 +50,12 @@ class DetectorSettings(BaseModel):
     imgsz: int = 640
     batch_size: int = Field(16, ge=1)
     device: Device = "cpu"
+    max_side: int = Field(
+        2048,
+        ge=64,
+        description="larger uploads are detected and cropped at this long side (pixels); "
+        "boxes and sizes are kept in the original's pixels",
+    )
     crop: CropSettings = CropSettings()
 
     @model_validator(mode="after")

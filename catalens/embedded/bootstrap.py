@@ -180,6 +180,7 @@ def _subscribe(stack: EmbeddedStack) -> None:
         stack.detect_runner,
         settings.detector.crop,
         decoded=stack.decoded,
+        max_side=settings.detector.max_side,
     )
     embedder = EmbedderPorts(
         stack.store, stack.embedder, stack.embed_runner, settings.streaming.embedded_topic

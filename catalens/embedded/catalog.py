@@ -83,7 +83,9 @@ class EmbeddedCatalog(SearchCatalog):
                     continue
                 claim = claimed[image_id] = self._inflight[image_id] = asyncio.Future()
                 try:
-                    image = await asyncio.to_thread(load_image, data, self.limits)
+                    image = await asyncio.to_thread(
+                        load_image, data, self.limits, self.stack.settings.detector.max_side
+                    )
                 except ImageError as exc:
                     results.append(exc)
                     claim.set_result(exc)

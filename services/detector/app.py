@@ -35,7 +35,14 @@ async def open_routes(
             detector = await runner.run(YoloDetector.from_settings, settings.detector)
         images = await open_minio_store(settings.minio, settings.minio.bucket)
         crops = await open_minio_store(settings.minio, settings.minio.crops_bucket)
-        ports = DetectorPorts(images, crops, detector, runner, settings.detector.crop)
+        ports = DetectorPorts(
+            images,
+            crops,
+            detector,
+            runner,
+            settings.detector.crop,
+            max_side=settings.detector.max_side,
+        )
         watch = _follow_alias(ports, settings)
         yield routes(settings, ports)
     finally:

@@ -45,6 +45,7 @@ class DetectorPorts:
     crop: CropSettings
     limits: ImageLimits = DEFAULT_LIMITS
     decoded: DecodedImages | None = None  # in-process: images the ingest call decoded already
+    max_side: int | None = None  # larger uploads are detected and cropped at this long side
 
 
 async def handle_images(
@@ -59,7 +60,8 @@ async def handle_images(
         try:
             image = ports.decoded.take(message.image_id) if ports.decoded else None
             if image is None:
-                image = load_image(await ports.images.get(message.key), ports.limits)
+                data = await ports.images.get(message.key)
+                image = load_image(data, ports.limits, ports.max_side)
             decoded.append((message, image))
         except (ImageError, KeyError) as exc:
             outcome.reject(message, exc if isinstance(exc, ImageError) else _missing(message))
@@ -69,8 +71,10 @@ async def handle_images(
     detections = await ports.runner.run(detector.detect, [image for _, image in decoded])
     for (message, image), found in zip(decoded, detections, strict=True):
         objects = []
+        scale = float(image.info.get("scale", 1.0))  # boxes in the original's pixels
         for crop in make_crops(image, found, ports.crop):
-            oid = object_id(message.image_id, crop.kind, crop.box, crop.label)
+            box = crop.box.scaled(scale)
+            oid = object_id(message.image_id, crop.kind, box, crop.label)
             uri = await ports.crops.put(
                 crop_key(message.image_id, oid), encode_jpeg(crop.image), "image/jpeg"
             )
@@ -80,7 +84,7 @@ async def handle_images(
                     kind=crop.kind,
                     label=crop.label,
                     score=round(crop.score, 4),
-                    box=crop.box.as_tuple(),
+                    box=box.as_tuple(),
                     crop_uri=uri,
                 )
             )
@@ -91,8 +95,8 @@ async def handle_images(
                 traceparent=child_traceparent(message.traceparent),
                 image_id=message.image_id,
                 image_uri=message.uri,
-                width=image.width,
-                height=image.height,
+                width=round(image.width * scale),
+                height=round(image.height * scale),
                 detector=model_ref(detector.identity),
                 objects=objects,
                 source=message.source,

@@ -25,6 +25,7 @@ Search = Callable[[np.ndarray, SearchFilters, int], Awaitable[list[SearchHit]]]
 """(vector (dim,) float32, filters, how many hits) → hits, best first."""
 
 OVERFETCH_PER_IMAGE = 3  # hits fetched per wanted hit, before keeping one per image
+QUERY_MAX_SIDE = 1280  # pixels: query photos shrink to this first (the models see 640 and 224)
 
 
 @dataclass(frozen=True)
@@ -97,20 +98,23 @@ async def look(
 ) -> Look:
     """Detect, crop, embed (one batch) and search every object of `image`.
 
-    `limit` hits per object, each a different catalog image. Raises what the detector or the
-    embedder raise (`core.errors.ModelError`)."""
+    `limit` hits per object, each a different catalog image. Boxes and size are in the
+    uploaded photo's pixels (`image.info["scale"]` undoes a `load_image(max_side=...)`).
+    Raises what the detector or the embedder raise (`core.errors.ModelError`)."""
     detections = None
     if photo is not None:
         [detections] = await photo.runner.run(photo.detector.detect, [image])
     crops = query_crops(image, detections, photo)
     vectors = await embed([crop.image for crop in crops])
+    scale = float(image.info.get("scale", 1.0))  # back to the uploaded photo's pixels
     objects = []
     for crop, vector in zip(crops, vectors, strict=True):
         hits = await search(vector, filters, limit * OVERFETCH_PER_IMAGE)
+        box = crop.box.scaled(scale)
         objects.append(
-            LookObject(crop.kind, crop.label, crop.score, crop.box, one_per_image(hits, limit))
+            LookObject(crop.kind, crop.label, crop.score, box, one_per_image(hits, limit))
         )
-    return Look(image.width, image.height, objects)
+    return Look(round(image.width * scale), round(image.height * scale), objects)
 
 
 def one_per_image(hits: list[SearchHit], limit: int) -> list[SearchHit]:

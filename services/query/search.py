@@ -17,7 +17,7 @@ from core.inference import ModelRunner
 from core.ports import Embedder, ObjectStore
 from core.storage_keys import crop_key
 from services.query.filters import is_unfiltered, matches
-from services.query.look import Look, PhotoObjects, look
+from services.query.look import QUERY_MAX_SIDE, Look, PhotoObjects, look
 
 OVERFETCH = 4
 
@@ -59,7 +59,7 @@ class SearchCatalog:
     async def search_image(
         self, data: bytes, filters: SearchFilters, limit: int, offset: int
     ) -> list[SearchHit]:
-        image = await asyncio.to_thread(load_image, data, self.limits)
+        image = await asyncio.to_thread(load_image, data, self.limits, QUERY_MAX_SIDE)
         vector = await self.embed_runner.run(self.embedder.embed_images, [image])
         return await self._search(vector[0], filters, limit, offset)
 
@@ -68,7 +68,7 @@ class SearchCatalog:
     ) -> Look:
         """The objects of a query photo with their own hits (`look.look`); the whole photo
         only when `detect` is False or no detector is configured."""
-        image = await asyncio.to_thread(load_image, data, self.limits)
+        image = await asyncio.to_thread(load_image, data, self.limits, QUERY_MAX_SIDE)
 
         async def embed(images: list[Image.Image]) -> np.ndarray:
             return await self.embed_runner.run(self.embedder.embed_images, images)

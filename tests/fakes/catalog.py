@@ -23,7 +23,7 @@ from core.inference import ModelRunner
 from core.ports import Detector
 from core.settings import CropSettings
 from services.query.filters import matches
-from services.query.look import Look, PhotoObjects, look
+from services.query.look import QUERY_MAX_SIDE, Look, PhotoObjects, look
 from services.query.ports import IngestResult
 
 
@@ -167,7 +167,7 @@ class FakeCatalog:
         self.calls.append(
             ("search_look", {"bytes": len(data), "filters": filters, "detect": detect})
         )
-        image = load_image(data, self.limits)
+        image = load_image(data, self.limits, QUERY_MAX_SIDE)
         photo = None
         if detect and self.detector is not None:
             photo = PhotoObjects(self.detector, ModelRunner("fake-detector"), CropSettings())

@@ -311,3 +311,21 @@ def test_a_long_strip_is_resized_before_it_is_padded_to_the_tower_square() -> No
     assert square.getpixel((112, 0)) == (255, 255, 255)  # white above and below
     red, green, _ = square.getpixel((112, 112))
     assert red > 150 and green < 60  # the strip itself, centred
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F", "L", "P", "RGBA", "CMYK"])
+def test_a_query_photo_of_any_mode_shrinks_to_max_side_and_says_by_how_much(mode: str) -> None:
+    image = Image.new("RGB", (3000, 1500), (90, 140, 200)).convert(
+        "L" if mode in ("I;16", "I", "F") else mode
+    )
+    if mode in ("I;16", "I", "F"):
+        image = (
+            image.convert(mode)
+            if mode != "I;16"
+            else Image.fromarray((np.asarray(image).astype(np.uint16) * 257))
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, "TIFF" if mode in ("I", "F", "CMYK") else "PNG")
+    small = load_image(buffer.getvalue(), max_side=1000)
+    assert small.mode == "RGB" and small.size == (1000, 500)
+    assert small.info["scale"] == 3.0

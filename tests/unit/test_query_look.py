@@ -48,3 +48,19 @@ async def test_detect_false_keeps_the_whole_photo_search_with_paging() -> None:
     assert response.status_code == 200
     assert body["objects"] == [] and len(body["hits"]) == 2 and body["next_offset"] == 2
     assert [c[0] for c in catalog.calls] == ["search_image"]
+
+
+async def test_a_big_photo_is_searched_small_but_answered_in_its_own_pixels() -> None:
+    scene = CATALOG_SCENES[0]
+    big = product_scene(scene).resize((2560, 1680))  # 4x: shrunk to 1280 px before detection
+    catalog = seeded_catalog(detector=scene_detector(scene, size=(1280, 840)))
+    async with client_for(catalog) as client:
+        response = await client.post(
+            "/api/search/image", files={"file": ("big.jpg", encode_jpeg(big), "image/jpeg")}
+        )
+    body = response.json()
+    assert (body["width"], body["height"]) == (2560, 1680)
+    bag, _, whole = body["objects"]
+    assert whole["box"] == [0, 0, 2560, 1680]
+    x1, y1, x2, y2 = bag["box"]  # the fake's (60, 90, 300, 380) at 1280 px, padded 10%, x2
+    assert (x1, y1, x2, y2) == (72, 122, 648, 818)
