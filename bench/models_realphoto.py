@@ -2,15 +2,15 @@
 
 Run from the repository root:
     python -m bench.models_realphoto --split val --artifact NAME=PATH [--artifact ...]
-        [--cache DIR] [--out results.md]
+        [--cache DIR] [--docs docs/models_realphoto.md] [--out results.md]
 
 Metrics (all on data the artifacts never trained on when --split val; see realphoto_data):
 - street→catalog P@10: fashion-detection boxes cut by the detector's crop policy, searched among
   all catalog product photos; a hit is a product whose articleType is in the crop class's set
-  (services/embedder/aligned/categories.py). Micro (over crops) and macro (over classes).
+  (catalens/training/aligned/categories.py). Micro (over crops) and macro (over classes).
 - clothing i2i P@10: clothing-small photos, share of the 10 nearest other photos of their class.
 - clothing→catalog P@10: clothing-small photos searched among catalog products, as above.
-- clothing zero-shot: class by the nearest prompt "a photo of a <class phrase>".
+- zero-shot: class by the nearest prompt "a photo of a <class phrase>" (street crops, clothing).
 - text→image R@1/R@10: product names against the held-out product photos.
 - catalog i2i P@10: held-out products, same articleType among the 10 nearest.
 Raw tower features have no text side: their text metrics are n/a.
@@ -19,6 +19,8 @@ Raw tower features have no text side: their text metrics are n/a.
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,14 +31,16 @@ from bench.common import machine_markdown, write_section
 from bench.realphoto_data import EvalSets, Features, eval_sets
 from catalens.training.aligned.evaluate import recall_at, same_label_precision_at
 from catalens.training.aligned.photo_eval import photo_metrics
-from core.paths import default_data_dir
+from core.paths import REPO_ROOT, default_data_dir
 
 SECTION = "Real-photo retrieval (bench/models_realphoto.py)"
+DOCS = REPO_ROOT / "docs" / "models_realphoto.md"
 COLUMNS = (
     ("street_catalog_p10", "street→catalog P@10"),
     ("street_catalog_macro_p10", "street→catalog macro P@10"),
     ("clothing_i2i_p10", "clothing i2i P@10"),
     ("clothing_catalog_p10", "clothing→catalog P@10"),
+    ("street_zeroshot_acc", "street zero-shot acc"),
     ("clothing_zeroshot_acc", "clothing zero-shot acc"),
     ("t2i_r1", "text→image R@1"),
     ("t2i_r10", "text→image R@10"),
@@ -128,7 +132,8 @@ def main() -> None:
         "--cache", type=Path, default=None, help="feature cache (default: the training cache)"
     )
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
-    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="markdown page of the section")
+    parser.add_argument("--no-docs", action="store_true", help="do not write --docs")
     parser.add_argument("--no-raw", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
@@ -153,6 +158,10 @@ def main() -> None:
             f"clothing photos, {len(sets.text_gallery)} held-out products, catalog of "
             f"{len(sets.catalog)}. Tower {args.tower}. {time.monotonic() - started:.0f} s.",
             "",
+            "Command: `python -m bench.models_realphoto "
+            + " ".join(shlex.quote(a) for a in sys.argv[1:])
+            + "`",
+            "",
             table(rows),
             "",
             "Street→catalog P@10 per class:",
@@ -163,7 +172,7 @@ def main() -> None:
     )
     print(body)
     if not args.no_docs:
-        print(f"wrote {write_section(SECTION, body)}")
+        print(f"wrote {write_section(SECTION, body, args.docs)}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(body + "\n")
