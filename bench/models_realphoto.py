@@ -141,7 +141,9 @@ def main() -> None:
     features = Features(args.tower, args.cache or default_data_dir() / "cache" / "aligned-features")
     rows: list[tuple[str, dict[str, float]]] = []
     details: list[str] = []
-    candidates = [] if args.no_raw else [(f"raw {args.tower} features", None)]
+    candidates: list[tuple[str, Path | None]] = []
+    if not args.no_raw:
+        candidates.append((f"raw {args.tower} features", None))
     candidates += [(spec.split("=", 1)[0], Path(spec.split("=", 1)[1])) for spec in args.artifact]
     for name, path in candidates:
         if path is None:

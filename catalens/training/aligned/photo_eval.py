@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from catalens.training.aligned.categories import TYPES, phrase
-from catalens.training.aligned.evaluate import same_label_precision_at
+from catalens.training.aligned.evaluate import same_label_precision_at, zero_shot_accuracy
 from catalens.training.aligned.realphoto import CLOTHING, DETECTION, Photo
 
 EmbedTexts = Callable[[Sequence[str]], np.ndarray]
@@ -33,11 +33,9 @@ def type_precision(
 
 def prompt_accuracy(images: np.ndarray, photos: Sequence[Photo], embed_texts: EmbedTexts) -> float:
     """Share of photos whose nearest class prompt (among their dataset's classes) is theirs."""
+    source = photos[0].source
     labels = [p.label for p in photos]
-    classes = sorted(set(labels))
-    prompts = embed_texts([PROMPT.format(phrase(photos[0].source, c)) for c in classes])
-    guessed = np.asarray(classes)[np.argmax(images @ prompts.T, axis=1)]
-    return float((guessed == np.asarray(labels)).mean())
+    return zero_shot_accuracy(images, labels, PROMPT, embed_texts, lambda c: phrase(source, c))
 
 
 def photo_metrics(
