@@ -128,29 +128,7 @@ def train_aligned(config: TrainConfig) -> TrainResult:
         return text_features(texts, load_text, cache, progress=config.progress)
 
     data = _pair_data(train, image[[index[p.id] for p in train]], embed)
-    extra = None
-    if config.detection or config.clothing:
-        photo_set = build_photo_set(
-            load_photos(config.detection, config.clothing, config.hold_tune, config.seed),
-            photo_views(config.flip_views),
-            spec.name,
-            load_image_tower,
-            cache,
-            embed,
-            progress=config.progress,
-        )
-        type_names = sorted({p.article_type for p in train})
-        f = config.fit
-        extra = PhotoTerms(
-            photo_set,
-            np.asarray([type_names.index(p.article_type) for p in train]),
-            type_names,
-            f.prompt_weight,
-            f.supcon_weight,
-            f.photo_temperature,
-            f.photo_batch,
-            f.supcon_catalog_pairs,
-        )
+    extra = _photo_terms(config, train, spec.name, load_image_tower, cache, embed)
     bar = tqdm(total=config.fit.epochs, desc="training heads", unit="epoch")
 
     def on_epoch(epoch: int, loss: float) -> None:
@@ -228,3 +206,38 @@ def _manifest(config: TrainConfig, image_size: int, metrics: dict[str, float]) -
         "training": _params(config),
         "metrics": metrics,
     }
+
+
+def _photo_terms(
+    config: TrainConfig,
+    train: list[dataset.Product],
+    tower_name: str,
+    load_image_tower: Callable[[], ImageTower],
+    cache: FeatureCache,
+    embed: Callable[[list[str]], np.ndarray],
+) -> PhotoTerms | None:
+    """The real-photo loss terms over the configured photo datasets' train photos; None when
+    no photo dataset is configured."""
+    if not (config.detection or config.clothing):
+        return None
+    photo_set = build_photo_set(
+        load_photos(config.detection, config.clothing, config.hold_tune, config.seed),
+        photo_views(config.flip_views),
+        tower_name,
+        load_image_tower,
+        cache,
+        embed,
+        progress=config.progress,
+    )
+    type_names = sorted({p.article_type for p in train})
+    f = config.fit
+    return PhotoTerms(
+        photo_set,
+        np.asarray([type_names.index(p.article_type) for p in train]),
+        type_names,
+        f.prompt_weight,
+        f.supcon_weight,
+        f.photo_temperature,
+        f.photo_batch,
+        f.supcon_catalog_pairs,
+    )
