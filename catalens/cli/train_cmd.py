@@ -14,6 +14,14 @@ METRIC_LABELS = {
     "zeroshot_type_acc": "zero-shot articleType accuracy",
     "zeroshot_colour_acc": "zero-shot colour accuracy",
     "gallery_size": "held-out gallery size",
+    "street_catalog_p10": "street crop → catalog same-kind P@10",
+    "street_catalog_macro_p10": "street crop → catalog same-kind P@10, class mean",
+    "street_i2i_p10": "street crop → street crop same-class P@10",
+    "street_zeroshot_acc": "street crop zero-shot class accuracy",
+    "clothing_catalog_p10": "garment photo → catalog same-kind P@10",
+    "clothing_catalog_macro_p10": "garment photo → catalog same-kind P@10, class mean",
+    "clothing_i2i_p10": "garment photo → photo same-class P@10",
+    "clothing_zeroshot_acc": "garment photo zero-shot class accuracy",
     "train_items": "training items",
     "train_seconds": "wall time (s)",
 }
@@ -29,7 +37,7 @@ def embedder(
     image_tower: str = typer.Option(
         "lite0", "--image-tower", help="Locked ImageNet tower: lite0, lite1 or lite2."
     ),
-    epochs: int = typer.Option(30, "--epochs", min=1, help="Passes over the cached features."),
+    epochs: int = typer.Option(40, "--epochs", min=1, help="Passes over the cached features."),
     limit: int | None = typer.Option(
         None, "--limit", min=10, help="Train on a deterministic subset of this many products."
     ),
@@ -37,7 +45,7 @@ def embedder(
         1000, "--holdout", min=1, help="Held-out gallery size; never trained on."
     ),
     flip: bool = typer.Option(
-        False, "--flip/--no-flip", help="Also use mirrored images (augmentation + test-time mean)."
+        True, "--flip/--no-flip", help="Also use mirrored images (augmentation + test-time mean)."
     ),
     mlflow_uri: str | None = typer.Option(
         None,
@@ -45,6 +53,33 @@ def embedder(
         help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or sqlite:///<data_dir>/mlflow.db.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the held-out split and the training."),
+    photos: bool = typer.Option(
+        True,
+        "--photos/--no-photos",
+        help="Train the image side on real photos too: fashion-detection train boxes and "
+        "clothing-small train photos (../shared/datasets, or --detection / --clothing).",
+    ),
+    detection: Path | None = typer.Option(
+        None, "--detection", help="YOLO street-photo dataset; its train boxes become crops."
+    ),
+    clothing: Path | None = typer.Option(
+        None, "--clothing", help="Folder with train/<class>/ photos (clothing-small)."
+    ),
+    prompt_weight: float = typer.Option(
+        0.5, "--prompt-weight", min=0.0, help="Weight of the real photo ↔ class prompt term."
+    ),
+    supcon_weight: float = typer.Option(
+        0.5, "--supcon-weight", min=0.0, help="Weight of the supervised-contrastive term."
+    ),
+    catalog_pairs: bool = typer.Option(
+        False,
+        "--catalog-pairs/--no-catalog-pairs",
+        help="The supervised-contrastive term also pairs catalog items of one articleType.",
+    ),
+    hidden: int = typer.Option(1024, "--hidden", min=1, help="Hidden width of the head MLPs."),
+    hold_tune: bool = typer.Option(
+        False, "--hold-tune", help="Also hold out the tuning splits (to compare candidates)."
+    ),
 ) -> None:
     """Train projection heads over locked EfficientNet-Lite + MiniLM towers (CLIP-style)."""
     from rich.console import Console
@@ -52,9 +87,16 @@ def embedder(
 
     from catalens.training.aligned.fit import FitParams
     from catalens.training.aligned.train import TrainConfig, train_aligned
+    from core.embedding.aligned.heads import HeadConfig
+    from core.paths import shared_path
 
     if limit is not None:
         holdout = min(holdout, max(1, limit // 3))
+    if photos:
+        detection = detection or shared_path("datasets", "fashion-detection")
+        clothing = clothing or shared_path("datasets", "clothing-small")
+    else:
+        detection = clothing = None
     config = TrainConfig(
         data=data,
         out_dir=out,
@@ -63,7 +105,17 @@ def embedder(
         limit=limit,
         holdout=holdout,
         seed=seed,
-        fit=FitParams(epochs=epochs, seed=seed),
+        detection=detection,
+        clothing=clothing,
+        hold_tune=hold_tune,
+        heads=HeadConfig(hidden=hidden),
+        fit=FitParams(
+            epochs=epochs,
+            seed=seed,
+            prompt_weight=prompt_weight,
+            supcon_weight=supcon_weight,
+            supcon_catalog_pairs=catalog_pairs,
+        ),
         mlflow_uri=mlflow_uri,
     )
     result = train_aligned(config)

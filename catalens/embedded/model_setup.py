@@ -1,4 +1,5 @@
-"""Make sure an aligned embedder exists before the embedded stack starts (the demo trains one)."""
+"""Make sure an aligned embedder exists before the embedded stack starts (the committed one by
+default; the demo trains one only when that is missing)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,15 @@ DEMO_TRAIN_PRODUCTS = 4000
 
 
 def ensure_aligned_model(settings: Settings, train_limit: int = DEMO_TRAIN_PRODUCTS) -> Path:
-    """The configured or latest aligned artifact; trains one on the shared products if none."""
-    from core.embedding.factory import latest_aligned_artifact
+    """The configured aligned artifact (by default the committed one, see
+    `core.embedding.factory.aligned_artifact`); trains one on the shared products only when
+    none is found."""
+    from core.embedding.factory import aligned_artifact
 
     if settings.embedder.backend != "aligned":
         return Path(settings.embedder.model)
-    if settings.embedder.model:
-        return Path(settings.embedder.model)
     try:
-        return latest_aligned_artifact(settings.data_dir)
+        return aligned_artifact(settings.embedder.model, settings.data_dir)
     except ModelError:
         pass
     data = shared_path("datasets", "fashion-products")

@@ -7,12 +7,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.errors import ModelError
-from core.paths import default_data_dir
+from core.paths import REPO_ROOT, default_data_dir
 from core.ports import Embedder
 from core.settings import EmbedderSettings
 
 REGISTRY_SCHEME = "models:/"
 TRAIN_HINT = "catalens train embedder --data ../shared/datasets/fashion-products"
+# the committed artifact an empty `embedder.model` loads (models/aligned/manifest.json)
+SHIPPED_ALIGNED = REPO_ROOT / "models" / "aligned" / "lite0-realphoto"
+LATEST = "latest"  # `embedder.model` naming the newest artifact trained into <data_dir>
 
 
 def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> Embedder:
@@ -41,11 +44,25 @@ def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> 
 
         if settings.model.startswith(REGISTRY_SCHEME):
             return load_registered_aligned(settings)
-        path = Path(settings.model) if settings.model else latest_aligned_artifact(data_dir)
+        path = aligned_artifact(settings.model, data_dir)
         return AlignedEmbedder.load(path, device=settings.device, batch_size=settings.batch_size)
     raise ModelError(
         f"unknown embedder backend {settings.backend!r}; use 'aligned', 'open_clip' or 'hf_clip'"
     )
+
+
+def aligned_artifact(model: str, data_dir: Path | None = None) -> Path:
+    """The artifact folder `embedder.model` names: a path as given; "latest" for the newest one
+    trained into `<data_dir>/models/aligned`; empty for the committed `SHIPPED_ALIGNED` (the
+    newest trained one when the repository's models/ folder is absent). `ModelError` when
+    "latest"/empty finds nothing."""
+    if model == LATEST:
+        return latest_aligned_artifact(data_dir)
+    if model:
+        return Path(model)
+    if (SHIPPED_ALIGNED / "manifest.json").is_file():
+        return SHIPPED_ALIGNED
+    return latest_aligned_artifact(data_dir)
 
 
 def latest_aligned_artifact(data_dir: Path | None = None) -> Path:

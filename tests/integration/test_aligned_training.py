@@ -33,6 +33,7 @@ def trained(tmp_path_factory):
         limit=300,
         holdout=100,
         seed=7,
+        flip_views=False,
         heads=HeadConfig(dim=64, hidden=256),
         fit=FitParams(epochs=60, batch_size=64, seed=7),
     )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.embedding.factory import build_embedder, latest_aligned_artifact
+from core.embedding.factory import (
+    SHIPPED_ALIGNED,
+    aligned_artifact,
+    build_embedder,
+    latest_aligned_artifact,
+)
 from core.errors import ModelError
 from core.settings import EmbedderSettings
 
@@ -15,9 +20,16 @@ def test_an_unknown_backend_is_a_model_error_naming_the_choices(tmp_path):
         build_embedder(settings, data_dir=tmp_path)
 
 
-def test_aligned_without_a_trained_artifact_tells_the_user_to_train_one(tmp_path):
+def test_an_empty_model_is_the_committed_artifact_and_a_path_is_taken_as_given(tmp_path):
+    assert aligned_artifact("", tmp_path) == SHIPPED_ALIGNED
+    assert (SHIPPED_ALIGNED / "manifest.json").is_file()
+    assert (SHIPPED_ALIGNED / "heads.safetensors").stat().st_size < 25 * 2**20
+    assert aligned_artifact(str(tmp_path / "mine"), tmp_path) == tmp_path / "mine"
+
+
+def test_latest_without_a_trained_artifact_tells_the_user_to_train_one(tmp_path):
     with pytest.raises(ModelError) as caught:
-        build_embedder(EmbedderSettings(backend="aligned"), data_dir=tmp_path)
+        build_embedder(EmbedderSettings(backend="aligned", model="latest"), data_dir=tmp_path)
     assert "catalens train embedder" in caught.value.message
     assert str(tmp_path / "models" / "aligned") in caught.value.message
 

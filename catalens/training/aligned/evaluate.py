@@ -30,13 +30,18 @@ def same_label_precision_at(images: np.ndarray, labels: Sequence[str], k: int = 
 
 
 def zero_shot_accuracy(
-    images: np.ndarray, labels: Sequence[str], template: str, embed_texts: EmbedTexts
+    images: np.ndarray,
+    labels: Sequence[str],
+    template: str,
+    embed_texts: EmbedTexts,
+    phrase: Callable[[str], str] = str.lower,
 ) -> float:
-    """Classify each image by its nearest prompt `template.format(label)` among gallery labels."""
+    """Classify each image by its nearest prompt `template.format(phrase(label))` among the
+    labels given; the share classified right."""
     classes = sorted({label for label in labels if label})
     if not classes:
         return 0.0
-    prompts = embed_texts([template.format(label.lower()) for label in classes])
+    prompts = embed_texts([template.format(phrase(label)) for label in classes])
     predicted = np.asarray(classes)[np.argmax(images @ prompts.T, axis=1)]
     return float((predicted == np.asarray(labels)).mean())
 

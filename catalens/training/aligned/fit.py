@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -14,13 +15,19 @@ from core.embedding.aligned.heads import AlignedHeads, HeadConfig, multi_positiv
 
 @dataclass(frozen=True)
 class FitParams:
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 512
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_epochs: int = 2
     name_share: float = 0.7  # how often an item trains with its full name vs an attribute caption
     seed: int = 0
+    # real-photo terms (photo_terms.py), used when fit_heads gets them as `extra`
+    prompt_weight: float = 0.5
+    supcon_weight: float = 0.5
+    photo_temperature: float = 0.07
+    photo_batch: int = 256
+    supcon_catalog_pairs: bool = False  # SupCon also between catalog items of one articleType
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,19 @@ class PairData:
     text: np.ndarray
     caption_ids: np.ndarray
     item_captions: list[list[int]]
+
+
+class ExtraLoss(Protocol):
+    """A further loss term for one step, given the step's catalog image features (batch, d_img)
+    and the batch's item indices; returns a scalar tensor."""
+
+    def loss(
+        self,
+        heads: AlignedHeads,
+        item_image: torch.Tensor,
+        items: np.ndarray,
+        rng: np.random.Generator,
+    ) -> torch.Tensor: ...
 
 
 def _pick_captions(
@@ -52,6 +72,7 @@ def fit_heads(
     heads_config: HeadConfig,
     params: FitParams,
     on_epoch: Callable[[int, float], None] | None = None,
+    extra: ExtraLoss | None = None,
 ) -> AlignedHeads:
     torch.manual_seed(params.seed)
     rng = np.random.default_rng(params.seed)
@@ -84,8 +105,11 @@ def fit_heads(
             rows = _pick_captions(data, items, params.name_share, rng)
             ids = torch.from_numpy(data.caption_ids[rows])
             positives = ids[:, None] == ids[None, :]
-            logits = heads.member_logits(image[items, views], text[rows])
+            item_image = image[items, views]
+            logits = heads.member_logits(item_image, text[rows])
             loss = torch.stack([multi_positive_infonce(lg, positives) for lg in logits]).sum()
+            if extra is not None:
+                loss = loss + extra.loss(heads, item_image, items, rng)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

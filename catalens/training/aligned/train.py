@@ -11,11 +11,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from catalens.training.aligned import dataset
+from catalens.training.aligned import dataset, realphoto
 from catalens.training.aligned.evaluate import evaluate_gallery
-from catalens.training.aligned.features import FeatureCache, Progress, image_features, text_features
+from catalens.training.aligned.features import FeatureCache, Progress, text_features
 from catalens.training.aligned.fit import FitParams, PairData, fit_heads
+from catalens.training.aligned.photo_data import (
+    build_photo_set,
+    held_out_photos,
+    load_photos,
+    photo_views,
+)
+from catalens.training.aligned.photo_eval import photo_metrics
+from catalens.training.aligned.photo_terms import PhotoTerms
 from catalens.training.aligned.tracking import log_run, tracking_uri
+from catalens.training.aligned.view_features import Item, view_features
 from core.embedding.aligned.artifact import write_artifact
 from core.embedding.aligned.heads import AlignedHeads, HeadConfig
 from core.embedding.aligned.towers import (
@@ -36,10 +45,16 @@ class TrainConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     cache_dir: Path | None = None  # default <data_dir>/cache/aligned-features
     image_tower: str = "lite0"
-    flip_views: bool = False  # also extract mirrored images: train augmentation + test-time mean
+    flip_views: bool = True  # also extract mirrored images: train augmentation + test-time mean
     limit: int | None = None  # train on a deterministic subset of this many products
     holdout: int = 1000  # held-out gallery size (never trained on)
     seed: int = 0
+    # real photos for the image side (photo_terms.py): the train boxes of a YOLO street-photo
+    # dataset (fashion-detection) cropped like the detector's crops, and the train photos of a
+    # train/<class>/ folder (clothing-small); None = catalog shots only
+    detection: Path | None = None
+    clothing: Path | None = None
+    hold_tune: bool = False  # also hold out the tuning splits (realphoto.py) to compare runs
     heads: HeadConfig = field(default_factory=HeadConfig)
     fit: FitParams = field(default_factory=FitParams)
     mlflow_uri: str | None = None
@@ -83,13 +98,22 @@ def train_aligned(config: TrainConfig) -> TrainResult:
     cache = FeatureCache(config.cache_dir or config.data_dir / "cache" / "aligned-features")
     products = dataset.select_subset(dataset.load_products(config.data), config.limit, config.seed)
     train, held_out = dataset.split_holdout(products, config.holdout, config.seed)
-    views = ("plain", "flip") if config.flip_views else ("plain",)
-    image = image_features(
-        [p.image for p in products],
+    if config.hold_tune:
+        train, _ = realphoto.tune_products(train, config.seed)
+    eval_views = ("plain", "flip") if config.flip_views else ("plain",)
+    tower: list[ImageTower] = []
+
+    def load_image_tower() -> ImageTower:
+        if not tower:
+            tower.append(ImageTower(spec))
+        return tower[0]
+
+    image = view_features(
+        [Item(p.image) for p in products],
+        eval_views,
         spec.name,
-        lambda: ImageTower(spec),
+        load_image_tower,
         cache,
-        views=views,
         progress=config.progress,
     )
     index = {p.id: i for i, p in enumerate(products)}
@@ -104,6 +128,7 @@ def train_aligned(config: TrainConfig) -> TrainResult:
         return text_features(texts, load_text, cache, progress=config.progress)
 
     data = _pair_data(train, image[[index[p.id] for p in train]], embed)
+    extra = _photo_terms(config, train, spec.name, load_image_tower, cache, embed)
     bar = tqdm(total=config.fit.epochs, desc="training heads", unit="epoch")
 
     def on_epoch(epoch: int, loss: float) -> None:
@@ -112,7 +137,7 @@ def train_aligned(config: TrainConfig) -> TrainResult:
         if config.progress:
             config.progress("training", epoch + 1, config.fit.epochs)
 
-    heads = fit_heads(data, config.heads, config.fit, on_epoch=on_epoch)
+    heads = fit_heads(data, config.heads, config.fit, on_epoch=on_epoch, extra=extra)
     bar.close()
     gallery = image[[index[p.id] for p in held_out]]
 
@@ -123,6 +148,19 @@ def train_aligned(config: TrainConfig) -> TrainResult:
     with torch.inference_mode():
         queries = heads.embed_texts(torch.from_numpy(embed([p.name for p in held_out]))).numpy()
     metrics = evaluate_gallery(held_out, embed_gallery(heads, gallery), queries, embed_texts)
+    if config.detection or config.clothing:
+        photos = held_out_photos(config.detection, config.clothing, config.hold_tune, config.seed)
+        photo_image = view_features(
+            [Item(p.path, p.box) for p in photos], eval_views, spec.name, load_image_tower, cache
+        )
+        found, _ = photo_metrics(
+            photos,
+            embed_gallery(heads, photo_image),
+            embed_gallery(heads, image),
+            [p.article_type for p in products],
+            embed_texts,
+        )
+        metrics.update(found)
     metrics["train_items"] = float(len(train))
     metrics["train_seconds"] = round(time.monotonic() - started, 1)
     manifest = _manifest(config, spec.image_size, metrics)
@@ -139,6 +177,9 @@ def _params(config: TrainConfig) -> dict[str, object]:
         "image_tower": config.image_tower,
         "text_tower": TEXT_TOWER,
         "flip_views": config.flip_views,
+        "detection": str(config.detection) if config.detection else None,
+        "clothing": str(config.clothing) if config.clothing else None,
+        "hold_tune": config.hold_tune,
         "limit": config.limit,
         "holdout": config.holdout,
         "seed": config.seed,
@@ -165,3 +206,38 @@ def _manifest(config: TrainConfig, image_size: int, metrics: dict[str, float]) -
         "training": _params(config),
         "metrics": metrics,
     }
+
+
+def _photo_terms(
+    config: TrainConfig,
+    train: list[dataset.Product],
+    tower_name: str,
+    load_image_tower: Callable[[], ImageTower],
+    cache: FeatureCache,
+    embed: Callable[[list[str]], np.ndarray],
+) -> PhotoTerms | None:
+    """The real-photo loss terms over the configured photo datasets' train photos; None when
+    no photo dataset is configured."""
+    if not (config.detection or config.clothing):
+        return None
+    photo_set = build_photo_set(
+        load_photos(config.detection, config.clothing, config.hold_tune, config.seed),
+        photo_views(config.flip_views),
+        tower_name,
+        load_image_tower,
+        cache,
+        embed,
+        progress=config.progress,
+    )
+    type_names = sorted({p.article_type for p in train})
+    f = config.fit
+    return PhotoTerms(
+        photo_set,
+        np.asarray([type_names.index(p.article_type) for p in train]),
+        type_names,
+        f.prompt_weight,
+        f.supcon_weight,
+        f.photo_temperature,
+        f.photo_batch,
+        f.supcon_catalog_pairs,
+    )
