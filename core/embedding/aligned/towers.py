@@ -56,13 +56,18 @@ def image_tower_spec(name: str) -> ImageTowerSpec:
 
 
 def square_pad(image: Image.Image, size: int) -> Image.Image:
-    """`size` × `size` RGB: resized to fit (aspect kept), then padded on white (catalog photos
-    are on white). Resizing first keeps memory at the output's size: a 20000 × 10 strip never
-    becomes a 20000 × 20000 canvas."""
+    """Pad to a square on white (catalog photos are on white), then bicubic-resize to `size`.
+    An image over `4 × size` pixels is first shrunk (aspect kept) so the padded canvas stays
+    small: a 20000 × 10 strip never becomes a 20000 × 20000 canvas."""
     image = image.convert("RGB")
-    if image.size == (size, size):
-        return image
-    return ImageOps.pad(image, (size, size), Image.Resampling.BICUBIC, color=(255, 255, 255))
+    limit = 4 * size
+    if max(image.size) > limit:
+        image = image.copy()
+        image.thumbnail((limit, limit), Image.Resampling.BICUBIC)
+    side = max(image.size)
+    if image.width != image.height:
+        image = ImageOps.pad(image, (side, side), color=(255, 255, 255))
+    return image.resize((size, size), Image.Resampling.BICUBIC)
 
 
 class ImageTower:
