@@ -2,7 +2,7 @@
 
 Run from the repository root:
     python -m bench.models_realphoto --split val --artifact NAME=PATH [--artifact ...]
-        [--cache DIR] [--docs docs/models_realphoto.md] [--out results.md]
+        [--cache DIR] [--docs docs/benchmarks.md] [--out results.md]
 
 Metrics (all on data the artifacts never trained on when --split val; see realphoto_data):
 - street→catalog P@10: fashion-detection boxes cut by the detector's crop policy, searched among
@@ -34,7 +34,7 @@ from catalens.training.aligned.photo_eval import photo_metrics
 from core.paths import REPO_ROOT, default_data_dir
 
 SECTION = "Real-photo retrieval (bench/models_realphoto.py)"
-DOCS = REPO_ROOT / "docs" / "models_realphoto.md"
+DOCS = REPO_ROOT / "docs" / "benchmarks.md"  # docs/models.md quotes its table
 COLUMNS = (
     ("street_catalog_p10", "street→catalog P@10"),
     ("street_catalog_macro_p10", "street→catalog macro P@10"),
