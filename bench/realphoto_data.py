@@ -18,11 +18,11 @@ from catalens.datasets.yolo import read_data_yaml
 from catalens.training.aligned import dataset, realphoto
 from catalens.training.aligned.features import FeatureCache
 from catalens.training.aligned.view_features import Item, view_features
+from core.detection.crop_policy import crop_rejection, padded_box
 from core.domain import Box
 from core.embedding.aligned.towers import ImageTower, image_tower_spec
 from core.paths import shared_path
 from core.settings import CropSettings
-from services.detector.crop_policy import crop_rejection, padded_box
 
 
 @dataclass(frozen=True)

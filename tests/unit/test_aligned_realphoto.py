@@ -11,9 +11,9 @@ from catalens.training.aligned import realphoto
 from catalens.training.aligned.categories import CLOTHING_TYPES, DETECTION_TYPES, phrase
 from catalens.training.aligned.photo_terms import supcon, supcon_masks
 from catalens.training.aligned.view_features import render
+from core.detection.crop_policy import crop_rejection, padded_box
 from core.domain import Box
 from core.settings import CropSettings
-from services.detector.crop_policy import crop_rejection, padded_box
 
 LINES = [
     "0 0.5 0.5 0.2 0.1",  # kept

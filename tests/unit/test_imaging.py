@@ -322,7 +322,7 @@ def test_a_query_photo_of_any_mode_shrinks_to_max_side_and_says_by_how_much(mode
         image = (
             image.convert(mode)
             if mode != "I;16"
-            else Image.fromarray((np.asarray(image).astype(np.uint16) * 257))
+            else Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
         )
     buffer = io.BytesIO()
     image.save(buffer, "TIFF" if mode in ("I", "F", "CMYK") else "PNG")
