@@ -130,6 +130,28 @@ class QuerySettings(BaseModel):
     cors: CorsSettings = CorsSettings()
 
 
+class FusionSource(BaseModel):
+    """One ranked list that text search fuses: how much it counts and how deep it is read."""
+
+    weight: float = Field(1.0, ge=0.0, description="its reciprocal ranks are multiplied by this")
+    depth: int = Field(100, ge=1, le=1000, description="candidates it contributes per query")
+
+
+class FusionSettings(BaseModel):
+    """Fused text search: reciprocal-rank fusion (RRF) of the image vectors, the caption vectors
+    and Postgres full-text search over captions and attributes."""
+
+    enabled: bool = Field(True, description="off: a text query ranks by the image vectors only")
+    rrf_k: int = Field(60, ge=1, description="RRF's k: score = sum of weight / (k + rank)")
+    image: FusionSource = FusionSource(weight=1.0)
+    caption: FusionSource = FusionSource(weight=0.5)
+    fulltext: FusionSource = FusionSource(weight=0.5)
+
+
+class SearchSettings(BaseModel):
+    fusion: FusionSettings = FusionSettings()
+
+
 class PostgresSettings(BaseModel):
     dsn: SecretStr | None = Field(
         None, description="external server; when None the embedded one starts in data_dir/postgres"
@@ -249,6 +271,7 @@ class Settings(BaseSettings):
     captioner: CaptionerSettings = CaptionerSettings()
     postgres: PostgresSettings = PostgresSettings()
     query: QuerySettings = QuerySettings()
+    search: SearchSettings = SearchSettings()
     index: IndexSettings = IndexSettings()
     kafka: KafkaSettings = KafkaSettings()
     minio: MinioSettings = MinioSettings()
