@@ -147,6 +147,10 @@ class FusionSettings(BaseModel):
     caption: FusionSource = FusionSource(weight=0.5)
     fulltext: FusionSource = FusionSource(weight=0.5)
 
+    def sources(self) -> dict[str, FusionSource]:
+        """The fused sources by name, as `SearchHit.matched_by` names them."""
+        return {"image": self.image, "caption": self.caption, "fulltext": self.fulltext}
+
 
 class SearchSettings(BaseModel):
     fusion: FusionSettings = FusionSettings()

@@ -76,27 +76,24 @@ class SearchCatalog:
     async def _fused(
         self, text: str, vector: np.ndarray, filters: SearchFilters, limit: int, offset: int
     ) -> list[SearchHit]:
-        settings, want = self.fusion, offset + limit
-        sources = {
-            "image": (settings.image, lambda k: self._search(vector, filters, k, 0)),
-            "caption": (settings.caption, lambda k: self._search(vector, filters, k, 0, "caption")),
-            "fulltext": (settings.fulltext, lambda k: self.pg.search_fulltext(text, k, filters)),
+        found = await self.text_sources(text, vector, filters, offset + limit)
+        return fuse_hits(found, self.fusion)[offset : offset + limit]
+
+    async def text_sources(
+        self, text: str, vector: np.ndarray, filters: SearchFilters, at_least: int = 0
+    ) -> dict[str, list[SearchHit]]:
+        """Each fusion source's own hits for a text query (`vector` embeds `text`), best first,
+        `max(depth, at_least)` of each; sources weighing 0 are not asked."""
+        searches = {
+            "image": lambda k: self._search(vector, filters, k, 0),
+            "caption": lambda k: self._search(vector, filters, k, 0, "caption"),
+            "fulltext": lambda k: self.pg.search_fulltext(text, k, filters),
         }
-        active = {name: pair for name, pair in sources.items() if pair[0].weight > 0}
+        active = {n: s for n, s in self.fusion.sources().items() if s.weight > 0}
         found = await asyncio.gather(
-            *(search(max(source.depth, want)) for source, search in active.values())
+            *(searches[name](max(source.depth, at_least)) for name, source in active.items())
         )
-        objects = {hit.object.object_id: hit.object for hits in found for hit in hits}
-        ranked = {
-            name: [(h.object.object_id, h.score) for h in hits]
-            for name, hits in zip(active, found, strict=True)
-        }
-        weights = {name: source.weight for name, (source, _) in active.items()}
-        fused = rrf(ranked, weights, settings.rrf_k)
-        return [
-            SearchHit(score=f.score, object=objects[f.id], matched_by=f.sources)
-            for f in fused[offset:want]
-        ]
+        return dict(zip(active, found, strict=True))
 
     async def search_image(
         self, data: bytes, filters: SearchFilters, limit: int, offset: int
@@ -191,6 +188,17 @@ class SearchCatalog:
             "index": index is not None or not await self.pg.count_objects(),
             "embedder": self.embedder is not None,
         }
+
+
+def fuse_hits(found: dict[str, list[SearchHit]], settings: FusionSettings) -> list[SearchHit]:
+    """The sources' hits fused by reciprocal rank with the settings' weights and k."""
+    objects = {hit.object.object_id: hit.object for hits in found.values() for hit in hits}
+    ranked = {name: [(h.object.object_id, h.score) for h in hits] for name, hits in found.items()}
+    weights = {name: source.weight for name, source in settings.sources().items()}
+    return [
+        SearchHit(score=f.score, object=objects[f.id], matched_by=f.sources)
+        for f in rrf(ranked, weights, settings.rrf_k)
+    ]
 
 
 async def read_or_none(store: ObjectStore, key: str) -> bytes | None:
