@@ -83,8 +83,8 @@ async def measure(gallery: Gallery, catalog: SearchCatalog, sweep: bool) -> list
     sources = [
         await catalog.text_sources(q, v, filters) for q, v in zip(queries, vectors, strict=True)
     ]
-    weights = f"image {base.image.weight}, caption {base.caption.weight}, full-text "
-    weights += f"{base.fulltext.weight}, k {base.rrf_k}, depth {base.image.depth}"
+    weights = ", ".join(f"{n} {s.weight}×/{s.depth} deep" for n, s in base.sources().items())
+    weights += f", k {base.rrf_k}"
     rows = [
         row("image vectors only (fusion off: baseline)", recall(off, wanted), "search_text"),
         row(
@@ -103,7 +103,7 @@ async def measure(gallery: Gallery, catalog: SearchCatalog, sweep: bool) -> list
 
 
 def sweep_rows(sources: list[Sources], wanted: list[str], base: FusionSettings) -> list[str]:
-    grid = itertools.product((0.25, 0.5, 0.75, 1.0), (0.25, 0.5, 0.75, 1.0), (10, 30, 60))
+    grid = itertools.product((0.05, 0.1, 0.2, 0.3, 0.5), (0.05, 0.1, 0.2, 0.3, 0.5), (1, 3, 10, 60))
     results = []
     for caption, fulltext, k in grid:
         settings = variant(base, caption=caption, fulltext=fulltext).model_copy(update={"rrf_k": k})

@@ -139,13 +139,16 @@ class FusionSource(BaseModel):
 
 class FusionSettings(BaseModel):
     """Fused text search: reciprocal-rank fusion (RRF) of the image vectors, the caption vectors
-    and Postgres full-text search over captions and attributes."""
+    and Postgres full-text search over captions and attributes. The defaults were tuned on
+    held-back catalog products (docs/text_fusion.md): with offline captions the image vectors
+    carry the ranking and the two caption sources only break near-ties, hence the small weights
+    and k; richer captions (GPT-4o) may earn larger ones."""
 
     enabled: bool = Field(True, description="off: a text query ranks by the image vectors only")
-    rrf_k: int = Field(60, ge=1, description="RRF's k: score = sum of weight / (k + rank)")
-    image: FusionSource = FusionSource(weight=1.0)
-    caption: FusionSource = FusionSource(weight=0.5)
-    fulltext: FusionSource = FusionSource(weight=0.5)
+    rrf_k: int = Field(3, ge=1, description="RRF's k: score = sum of weight / (k + rank)")
+    image: FusionSource = FusionSource(weight=1.0, depth=100)
+    caption: FusionSource = FusionSource(weight=0.1, depth=300)
+    fulltext: FusionSource = FusionSource(weight=0.2, depth=300)
 
     def sources(self) -> dict[str, FusionSource]:
         """The fused sources by name, as `SearchHit.matched_by` names them."""

@@ -39,6 +39,7 @@ class SearchCatalog:
         crops: ObjectStore,
         limits: ImageLimits,
         photo_objects: PhotoObjects | None = None,
+        *,
         fusion: FusionSettings | None = None,
     ) -> None:
         self.pg, self.indexes, self.embedder = pg, indexes, embedder

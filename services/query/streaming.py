@@ -50,7 +50,7 @@ class StreamingCatalog(SearchCatalog):
             base.crops,
             base.limits,
             base.photo_objects,
-            base.fusion,
+            fusion=base.fusion,
         )
         self.images, self.replica, self.settings = images, replica, settings
 
@@ -148,7 +148,7 @@ async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCa
             crops,
             limits,
             photo,
-            settings.search.fusion,
+            fusion=settings.search.fusion,
         )
         catalog = StreamingCatalog(base, images, live, settings)
         await catalog.serve_generation(follower)

@@ -80,7 +80,7 @@ async def catalog(fresh_pg_dsn: str) -> AsyncIterator[SearchCatalog]:
     runner = ModelRunner("test-embedder")
     fusion = FusionSettings()
     limits = ImageLimits(max_bytes=1 << 20, max_pixels=1 << 20)
-    yield SearchCatalog(pg, indexes, embedder, runner, DictStore(), limits, fusion)  # type: ignore[arg-type]
+    yield SearchCatalog(pg, indexes, embedder, runner, DictStore(), limits, fusion=fusion)  # type: ignore[arg-type]
     runner.close()
     await pg.close()
 
