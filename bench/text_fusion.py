@@ -40,6 +40,11 @@ Sources = dict[str, list[SearchHit]]
 
 
 def default_model() -> Path:
+    """The committed default artifact (models/aligned/lite0-realphoto), else the newest trained
+    one under /work/train/embedder/final, else the hold_tune candidate."""
+    committed = REPO_ROOT / "models" / "aligned" / "lite0-realphoto"
+    if (committed / "manifest.json").is_file():
+        return committed
     finals = sorted(FINAL.glob("**/manifest.json"), key=lambda p: p.stat().st_mtime)
     return finals[-1].parent if finals else CANDIDATE
 
@@ -173,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ]
     )
     print(body)
-    title = f"Results: {args.split} split" + (" (sweep)" if args.sweep else "")
+    title = f"Results: {args.split} split, model {model.name}" + (" (sweep)" if args.sweep else "")
     print(f"wrote {write_section(title, body, DOC)}")
 
 
