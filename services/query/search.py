@@ -157,9 +157,7 @@ class SearchCatalog:
             if len(found) >= want or k >= len(index):
                 return found[offset : offset + limit]
             if fetch >= want * OVERFETCH**3:  # very selective filter: let pgvector filter
-                hits_pg = await self.pg.search(
-                    self.model_key, vector, want, filters, 0, modality
-                )
+                hits_pg = await self.pg.search(self.model_key, vector, want, filters, 0, modality)
                 kept = [h for h in hits_pg if h.object.object_id != exclude]
                 return kept[offset : offset + limit]  # the anchor goes before the offset
             fetch *= OVERFETCH

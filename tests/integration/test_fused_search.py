@@ -17,7 +17,7 @@ from core.domain import ModelIdentity, l2_normalise
 from core.imaging import ImageLimits
 from core.index.indexes import IndexRegistry
 from core.inference import ModelRunner
-from core.settings import FusionSettings
+from core.settings import FusionSettings, FusionSource
 from services.query.search import SearchCatalog
 from tests.fakes.ports import DictStore
 
@@ -78,7 +78,10 @@ async def catalog(fresh_pg_dsn: str) -> AsyncIterator[SearchCatalog]:
             await pg.upsert_vectors(key, [oid], modality, vector)  # type: ignore[arg-type]
             indexes.get_or_create(key, modality, DIM).upsert([oid], vector)
     runner = ModelRunner("test-embedder")
-    fusion = FusionSettings()
+    # captions trusted as much as images (as GPT-4o captions might be); the defaults, tuned for
+    # offline captions, let a caption match lift an item past a near image neighbour only
+    trusting = FusionSource(weight=1.0, depth=100)
+    fusion = FusionSettings(rrf_k=60, caption=trusting, fulltext=trusting)
     limits = ImageLimits(max_bytes=1 << 20, max_pixels=1 << 20)
     yield SearchCatalog(pg, indexes, embedder, runner, DictStore(), limits, fusion=fusion)  # type: ignore[arg-type]
     runner.close()
@@ -103,7 +106,7 @@ async def test_a_caption_word_ranks_the_captioned_item_first_though_its_image_is
 async def test_fusion_off_in_the_settings_ranks_by_image_vectors_unless_a_query_asks(
     catalog: SearchCatalog,
 ) -> None:
-    catalog.fusion = FusionSettings(enabled=False)
+    catalog.fusion = catalog.fusion.model_copy(update={"enabled": False})
     assert ids(await catalog.search_text(QUERY, SearchFilters(), 1, 0)) == ["o-near"]
     assert ids(await catalog.search_text(QUERY, SearchFilters(), 1, 0, fusion=True)) == ["o-red"]
 
