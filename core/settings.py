@@ -130,6 +130,35 @@ class QuerySettings(BaseModel):
     cors: CorsSettings = CorsSettings()
 
 
+class FusionSource(BaseModel):
+    """One ranked list that text search fuses: how much it counts and how deep it is read."""
+
+    weight: float = Field(1.0, ge=0.0, description="its reciprocal ranks are multiplied by this")
+    depth: int = Field(100, ge=1, le=1000, description="candidates it contributes per query")
+
+
+class FusionSettings(BaseModel):
+    """Fused text search: reciprocal-rank fusion (RRF) of the image vectors, the caption vectors
+    and Postgres full-text search over captions and attributes. The defaults were tuned on
+    held-back catalog products (docs/text_fusion.md): with offline captions the image vectors
+    carry the ranking and the two caption sources only break near-ties, hence the small weights
+    and k; richer captions (GPT-4o) may earn larger ones."""
+
+    enabled: bool = Field(True, description="off: a text query ranks by the image vectors only")
+    rrf_k: int = Field(3, ge=1, description="RRF's k: score = sum of weight / (k + rank)")
+    image: FusionSource = FusionSource(weight=1.0, depth=100)
+    caption: FusionSource = FusionSource(weight=0.1, depth=300)
+    fulltext: FusionSource = FusionSource(weight=0.2, depth=300)
+
+    def sources(self) -> dict[str, FusionSource]:
+        """The fused sources by name, as `SearchHit.matched_by` names them."""
+        return {"image": self.image, "caption": self.caption, "fulltext": self.fulltext}
+
+
+class SearchSettings(BaseModel):
+    fusion: FusionSettings = FusionSettings()
+
+
 class PostgresSettings(BaseModel):
     dsn: SecretStr | None = Field(
         None, description="external server; when None the embedded one starts in data_dir/postgres"
@@ -249,6 +278,7 @@ class Settings(BaseSettings):
     captioner: CaptionerSettings = CaptionerSettings()
     postgres: PostgresSettings = PostgresSettings()
     query: QuerySettings = QuerySettings()
+    search: SearchSettings = SearchSettings()
     index: IndexSettings = IndexSettings()
     kafka: KafkaSettings = KafkaSettings()
     minio: MinioSettings = MinioSettings()

@@ -41,6 +41,7 @@ class EmbeddedCatalog(SearchCatalog):
                 max_pixels=stack.settings.query.max_pixels,
             ),
             photo_objects(stack.settings, stack.detector, stack.detect_runner),
+            fusion=stack.settings.search.fusion,
         )
         self.stack = stack
         self._inflight: dict[str, asyncio.Future[IngestResult | ImageError]] = {}

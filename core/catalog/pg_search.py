@@ -61,3 +61,25 @@ def search_sql(
         OFFSET ${len(args) - 1} LIMIT ${len(args)}
     """
     return sql, args
+
+
+def fulltext_sql(text: str, filters: SearchFilters, k: int) -> tuple[str, list[Any]]:
+    """Objects whose caption or attributes share a word with `text`, best `ts_rank` first.
+
+    Any word may match (the query's lexemes joined by OR: a product name is rarely all in a
+    caption); the rank grows with the words matched and favours caption words over attribute
+    values. `plainto_tsquery` parses and stems the text (never raises on user input); its
+    output quotes every lexeme, so only its ` & ` operators become ` | `. `min_score`, a
+    cosine cut, does not apply to full-text matches.
+    """
+    args: list[Any] = [text, k]
+    query = "replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')::tsquery"
+    where = [f"c.search_doc @@ {query}", *filter_clauses(filters, args)]
+    sql = f"""
+        SELECT {OBJECT_COLUMNS}, ts_rank(c.search_doc, {query}) AS rank
+        FROM objects o {OBJECT_JOINS}
+        WHERE {" AND ".join(where)}
+        ORDER BY rank DESC, o.object_id
+        LIMIT $2
+    """
+    return sql, args

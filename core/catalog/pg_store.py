@@ -16,7 +16,7 @@ import numpy as np
 
 from core.catalog.pg_migrate import connect_when_ready, migrate
 from core.catalog.pg_repairs import Repairs
-from core.catalog.pg_search import search_sql
+from core.catalog.pg_search import fulltext_sql, search_sql
 from core.catalog.pg_vector_reads import Modality, VectorReads
 from core.catalog.pg_vectors import ensure_vector_table, register_vector_codec
 from core.catalog.pg_views import OBJECT_COLUMNS, OBJECT_JOINS, ObjectRecord, object_view
@@ -214,6 +214,16 @@ class PgStore(VectorReads, Repairs):
             )
             rows = await conn.fetch(sql, *args)
         return [SearchHit(score=float(r["similarity"]), object=object_view(r)) for r in rows]
+
+    async def search_fulltext(
+        self, text: str, k: int, filters: SearchFilters | None = None
+    ) -> list[SearchHit]:
+        """Full-text matches over captions and attributes (score: `ts_rank`), best first."""
+        if k <= 0 or not text.strip():
+            return []
+        sql, args = fulltext_sql(text, filters or SearchFilters(), k)
+        rows = await self._pool.fetch(sql, *args)
+        return [SearchHit(score=float(r["rank"]), object=object_view(r)) for r in rows]
 
     async def get_object(self, object_id: str) -> ObjectView | None:
         row = await self._pool.fetchrow(

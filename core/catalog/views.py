@@ -34,8 +34,12 @@ class ObjectView:
 
 @dataclass(frozen=True)
 class SearchHit:
+    """`score`: cosine similarity, or the RRF score of a fused text search, whose `matched_by`
+    names the sources that ranked the object ("image", "caption", "fulltext")."""
+
     score: float
     object: ObjectView
+    matched_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,9 @@ class ObjectRead(msgspec.Struct, kw_only=True):
 
 
 class HitRead(ObjectRead, kw_only=True):
-    score: float
+    score: float  # cosine similarity; with fusion, the reciprocal-rank fusion (RRF) score
+    # fused text search: the sources that ranked it ("image", "caption", "fulltext")
+    matched_by: list[str] = msgspec.field(default_factory=list)
 
 
 class QueryObjectRead(msgspec.Struct, kw_only=True):
@@ -141,7 +143,7 @@ def object_read(view: ObjectView) -> ObjectRead:
 
 
 def hit_read(hit: SearchHit) -> HitRead:
-    return HitRead(score=hit.score, **_object_fields(hit.object))
+    return HitRead(score=hit.score, matched_by=list(hit.matched_by), **_object_fields(hit.object))
 
 
 def search_page(hits: list[SearchHit], limit: int, offset: int) -> SearchPage:

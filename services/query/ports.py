@@ -29,8 +29,16 @@ class IngestResult:
 @runtime_checkable
 class Catalog(Protocol):
     async def search_text(
-        self, text: str, filters: SearchFilters, limit: int, offset: int
-    ) -> list[SearchHit]: ...
+        self,
+        text: str,
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
+        fusion: bool | None = None,
+    ) -> list[SearchHit]:
+        """`fusion`: True fuses image vectors, caption vectors and full-text search (RRF),
+        False ranks by the image vectors alone, None follows the settings."""
+        ...
 
     async def search_image(
         self, data: bytes, filters: SearchFilters, limit: int, offset: int

@@ -1,6 +1,10 @@
 """The read half of a Catalog, shared by the embedded and the streaming query service:
 kNN on the sharded FAISS index (fan-out + merge), objects hydrated and filtered from Postgres;
-a filter too selective for the over-fetch falls back to pgvector's filtered HNSW scan."""
+a filter too selective for the over-fetch falls back to pgvector's filtered HNSW scan.
+
+A text query (fusion on, `search.fusion`) ranks by three sources at once: the image vectors, the
+caption vectors (both kNN as above) and Postgres full-text search over captions and attributes,
+fused by reciprocal rank (`core.fusion.rrf`); every source applies the filters itself."""
 
 from __future__ import annotations
 
@@ -10,11 +14,14 @@ import numpy as np
 from PIL import Image
 
 from core.catalog.pg_store import PgStore
+from core.catalog.pg_vector_reads import Modality
 from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
+from core.fusion import rrf
 from core.imaging import ImageLimits, load_image
 from core.index.indexes import IndexRegistry
 from core.inference import ModelRunner
 from core.ports import Embedder, ObjectStore
+from core.settings import FusionSettings
 from core.storage_keys import crop_key
 from services.query.filters import is_unfiltered, matches
 from services.query.look import QUERY_MAX_SIDE, Look, PhotoObjects, look
@@ -32,10 +39,13 @@ class SearchCatalog:
         crops: ObjectStore,
         limits: ImageLimits,
         photo_objects: PhotoObjects | None = None,
+        *,
+        fusion: FusionSettings | None = None,
     ) -> None:
         self.pg, self.indexes, self.embedder = pg, indexes, embedder
         self.embed_runner, self.crops, self.limits = embed_runner, crops, limits
         self.photo_objects = photo_objects  # None: query photos are searched whole
+        self.fusion = fusion or FusionSettings()
 
     @property
     def model_key(self) -> str:
@@ -51,10 +61,40 @@ class SearchCatalog:
         }
 
     async def search_text(
-        self, text: str, filters: SearchFilters, limit: int, offset: int
+        self,
+        text: str,
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
+        fusion: bool | None = None,
     ) -> list[SearchHit]:
+        """`fusion` None follows the settings; False ranks by the image vectors alone."""
         vector = await self.embed_runner.run(self.embedder.embed_texts, [text])
-        return await self._search(vector[0], filters, limit, offset)
+        if not (self.fusion.enabled if fusion is None else fusion):
+            return await self._search(vector[0], filters, limit, offset)
+        return await self._fused(text, vector[0], filters, limit, offset)
+
+    async def _fused(
+        self, text: str, vector: np.ndarray, filters: SearchFilters, limit: int, offset: int
+    ) -> list[SearchHit]:
+        found = await self.text_sources(text, vector, filters, offset + limit)
+        return fuse_hits(found, self.fusion)[offset : offset + limit]
+
+    async def text_sources(
+        self, text: str, vector: np.ndarray, filters: SearchFilters, at_least: int = 0
+    ) -> dict[str, list[SearchHit]]:
+        """Each fusion source's own hits for a text query (`vector` embeds `text`), best first,
+        `max(depth, at_least)` of each; sources weighing 0 are not asked."""
+        searches = {
+            "image": lambda k: self._search(vector, filters, k, 0),
+            "caption": lambda k: self._search(vector, filters, k, 0, "caption"),
+            "fulltext": lambda k: self.pg.search_fulltext(text, k, filters),
+        }
+        active = {n: s for n, s in self.fusion.sources().items() if s.weight > 0}
+        found = await asyncio.gather(
+            *(searches[name](max(source.depth, at_least)) for name, source in active.items())
+        )
+        return dict(zip(active, found, strict=True))
 
     async def search_image(
         self, data: bytes, filters: SearchFilters, limit: int, offset: int
@@ -93,9 +133,10 @@ class SearchCatalog:
         filters: SearchFilters,
         limit: int,
         offset: int,
+        modality: Modality = "image",
         exclude: str | None = None,
     ) -> list[SearchHit]:
-        index = self.indexes.get(self.model_key, "image")
+        index = self.indexes.get(self.model_key, modality)
         if index is None or len(index) == 0:
             return []
         want = offset + limit + (1 if exclude else 0)
@@ -116,7 +157,7 @@ class SearchCatalog:
             if len(found) >= want or k >= len(index):
                 return found[offset : offset + limit]
             if fetch >= want * OVERFETCH**3:  # very selective filter: let pgvector filter
-                hits_pg = await self.pg.search(self.model_key, vector, want, filters, 0)
+                hits_pg = await self.pg.search(self.model_key, vector, want, filters, 0, modality)
                 kept = [h for h in hits_pg if h.object.object_id != exclude]
                 return kept[offset : offset + limit]  # the anchor goes before the offset
             fetch *= OVERFETCH
@@ -146,6 +187,17 @@ class SearchCatalog:
             "index": index is not None or not await self.pg.count_objects(),
             "embedder": self.embedder is not None,
         }
+
+
+def fuse_hits(found: dict[str, list[SearchHit]], settings: FusionSettings) -> list[SearchHit]:
+    """The sources' hits fused by reciprocal rank with the settings' weights and k."""
+    objects = {hit.object.object_id: hit.object for hits in found.values() for hit in hits}
+    ranked = {name: [(h.object.object_id, h.score) for h in hits] for name, hits in found.items()}
+    weights = {name: source.weight for name, source in settings.sources().items()}
+    return [
+        SearchHit(score=f.score, object=objects[f.id], matched_by=f.sources)
+        for f in rrf(ranked, weights, settings.rrf_k)
+    ]
 
 
 async def read_or_none(store: ObjectStore, key: str) -> bytes | None:

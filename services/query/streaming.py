@@ -50,6 +50,7 @@ class StreamingCatalog(SearchCatalog):
             base.crops,
             base.limits,
             base.photo_objects,
+            fusion=base.fusion,
         )
         self.images, self.replica, self.settings = images, replica, settings
 
@@ -139,7 +140,16 @@ async def _catalog(settings: Settings, pg: PgStore) -> AsyncIterator[StreamingCa
             photo = photo_objects(
                 settings, await detect_runner.run(load_detector, settings), detect_runner
             )
-        base = SearchCatalog(pg, follower.index.indexes, embedder, runner, crops, limits, photo)
+        base = SearchCatalog(
+            pg,
+            follower.index.indexes,
+            embedder,
+            runner,
+            crops,
+            limits,
+            photo,
+            fusion=settings.search.fusion,
+        )
         catalog = StreamingCatalog(base, images, live, settings)
         await catalog.serve_generation(follower)
         live.on_switch = catalog.serve_generation

@@ -135,11 +135,15 @@ class FakeCatalog:
         return hits[offset : offset + limit]
 
     async def search_text(
-        self, text: str, filters: SearchFilters, limit: int, offset: int
+        self,
+        text: str,
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
+        fusion: bool | None = None,
     ) -> list[SearchHit]:
-        self.calls.append(
-            ("search_text", {"text": text, "filters": filters, "limit": limit, "offset": offset})
-        )
+        call = {"text": text, "filters": filters, "limit": limit, "offset": offset}
+        self.calls.append(("search_text", {**call, "fusion": fusion}))
         query = words(text)
         return self._rank(
             ((_cosine(query, o.words), o.view) for o in self.objects.values()),

@@ -101,6 +101,7 @@ async def test_filters_and_paging_are_passed_to_the_catalog(
         "text": "cup",
         "limit": 5,
         "offset": 2,
+        "fusion": None,
         "filters": SearchFilters(
             labels=("cup", "bottle"),
             kind="object",
@@ -109,6 +110,18 @@ async def test_filters_and_paging_are_passed_to_the_catalog(
             min_score=0.1,
         ),
     }
+
+
+async def test_fusion_can_be_turned_off_for_one_query(
+    client: AsyncTestClient, catalog: FakeCatalog
+) -> None:
+    params = {"q": "cup", "fusion": "false"}
+    assert (await client.get("/api/search/text", params=params)).status_code == 200
+    assert catalog.calls[-1][1]["fusion"] is False
+    schema = (await client.get("/schema/openapi.json")).json()
+    names = [p["name"] for p in schema["paths"]["/api/search/text"]["get"]["parameters"]]
+    assert "fusion" in names
+    assert "matched_by" in schema["components"]["schemas"]["HitRead"]["properties"]
 
 
 async def test_a_label_filter_keeps_only_that_class(client: AsyncTestClient) -> None:

@@ -28,7 +28,11 @@ class SearchController(Controller):
         "/text",
         summary="Search objects by text",
         description="Filters: label (repeatable), "
-        "kind, min_score, source, and attr.<name>=<value> for captioned attributes.",
+        "kind, min_score, source, and attr.<name>=<value> for captioned attributes. "
+        "With fusion (the default unless the settings turn it off) the ranking fuses the image "
+        "vectors, the caption vectors and full-text search over captions and attributes by "
+        "reciprocal rank: `score` is then the fused score, `matched_by` names the sources "
+        "that found each hit, and min_score cuts only the vector sources' candidates.",
     )
     async def search_text(
         self,
@@ -36,9 +40,13 @@ class SearchController(Controller):
         filters: FiltersDep,
         page: PageDep,
         q: Annotated[str, Parameter(description="what to look for", min_length=1, max_length=500)],
+        fusion: Annotated[
+            bool | None,
+            Parameter(description="false: rank by the image vectors only; unset: the settings"),
+        ] = None,
     ) -> SearchPage:
         text = check_text(q.strip(), "q", 500)
-        hits = await catalog.search_text(text, filters, page.limit, page.offset)
+        hits = await catalog.search_text(text, filters, page.limit, page.offset, fusion)
         return search_page(hits, page.limit, page.offset)
 
     @post(
