@@ -31,7 +31,7 @@ class BruteForceStore:
     async def vectors(self, model: str, modality: str, object_id: str):  # type: ignore[no-untyped-def]
         return [object_id], self.vectors_of[object_id][None, :]
 
-    async def search(self, model, vector, limit, filters, offset):  # type: ignore[no-untyped-def]
+    async def search(self, model, vector, limit, filters, offset, modality="image"):  # type: ignore[no-untyped-def]
         self.fallbacks += 1
         scored = sorted(
             (
