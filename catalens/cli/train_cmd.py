@@ -76,7 +76,7 @@ def embedder(
         "--catalog-pairs/--no-catalog-pairs",
         help="The supervised-contrastive term also pairs catalog items of one articleType.",
     ),
-    hidden: int = typer.Option(1024, "--hidden", min=1, help="Hidden width of the head MLPs."),
+    hidden: int = typer.Option(2048, "--hidden", min=1, help="Hidden width of the head MLPs."),
     hold_tune: bool = typer.Option(
         False, "--hold-tune", help="Also hold out the tuning splits (to compare candidates)."
     ),

@@ -15,7 +15,7 @@ class HeadConfig:
     image_in: int = 1280
     text_in: int = 384
     dim: int = 256
-    hidden: int = 1024
+    hidden: int = 2048
     dropout: float = 0.2
     members: int = 1  # an ensemble: member outputs are concatenated, then renormalised
 
