@@ -64,7 +64,7 @@ async def test_an_indexer_killed_mid_stream_and_restarted_indexes_every_object_e
     pg = await asyncpg.connect(dsn)
     truth = _Truth()
     replica = await open_live_index(settings)  # a query replica's, never writing snapshots
-    await ensure_topics(real_stack.kafka_bootstrap, settings)  # a fresh broker has none yet
+    await ensure_topics(real_stack.kafka_bootstrap, settings.streaming)  # a fresh broker: none yet
 
     async def upload(paths: list[Path], start: int) -> None:
         for i, path in enumerate(paths, start):
