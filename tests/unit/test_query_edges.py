@@ -71,6 +71,18 @@ BAD_GETS = [
     "/api/search/text?q=bag&kind=nope",
     "/api/search/text?q=bag&min_score=2",
     "/api/recent?limit=-3",
+    "/api/recent?limit=100000",
+    "/api/recent?limit=abc",
+    "/api/objects/..%2F..%2Fetc%2Fpasswd/crop.jpg",
+    "/api/objects/%00/similar",
+    "/api/objects/a b/similar",
+    "/api/images/" + "9" * 129,
+    "/api/images/abc/boxes.jpg?highlight=" + "h" * 300,
+    "/api/search/text",
+    "/api/search/text?q=%20%20",
+    "/api/search/text?q=bag&offset=abc",
+    "/api/search/text?q=bag&min_score=nan",
+    "/api/search/text?q=bag&fusion=maybe",
 ]
 
 
@@ -114,4 +126,28 @@ async def test_a_bad_upload_is_a_clear_4xx_and_nothing_is_stored(
     response = await client.post(url, content=body, headers=headers)
     assert 400 <= response.status_code < 500, (case, response.status_code, response.text)
     assert response.json()["detail"]
+    assert (set(catalog.images), set(catalog.objects)) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs"),
+    [
+        ("post", "/api/images", {"json": {"file": "not multipart"}}),
+        (
+            "post",
+            "/api/images",
+            {"content": b"\x00" * 64, "headers": {"content-type": "image/jpeg"}},
+        ),
+        ("post", "/api/search/image", {"json": {}}),
+        ("post", "/api/search/image?limit=0", {"files": {"file": ("a.jpg", b"x")}}),
+        ("delete", "/api/images/%2E%2E", {}),
+        ("delete", "/api/images/" + "z" * 200, {}),
+    ],
+)
+async def test_a_malformed_write_is_a_clear_4xx(
+    client: AsyncTestClient, catalog: FakeCatalog, method: str, url: str, kwargs: dict
+) -> None:
+    before = (set(catalog.images), set(catalog.objects))
+    response = await getattr(client, method)(url, **kwargs)
+    assert 400 <= response.status_code < 500, (url, response.status_code, response.text)
     assert (set(catalog.images), set(catalog.objects)) == before

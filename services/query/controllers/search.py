@@ -8,6 +8,7 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException
 from litestar.params import Body, Parameter
 
 from services.query.deps import CatalogDep, FiltersDep, PageDep, SettingsDep, check_text
@@ -46,6 +47,8 @@ class SearchController(Controller):
         ] = None,
     ) -> SearchPage:
         text = check_text(q.strip(), "q", 500)
+        if not text:
+            raise ClientException("q is empty: say what to look for")
         hits = await catalog.search_text(text, filters, page.limit, page.offset, fusion)
         return search_page(hits, page.limit, page.offset)
 
