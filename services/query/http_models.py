@@ -78,10 +78,15 @@ class ImageRead(msgspec.Struct):
 
 
 class IngestRead(msgspec.Struct):
+    """`status`: `indexed` (searchable now), `duplicate` (already in the catalog) or
+    `accepted` (queued for the pipeline: `state_url` answers 404 until it is indexed)."""
+
     image_id: str
     objects: int
     duplicate: bool
     image_url: str
+    status: Literal["indexed", "duplicate", "accepted"]
+    state_url: str
 
 
 class RecentRead(msgspec.Struct):
@@ -189,4 +194,12 @@ def image_read(view: ImageView) -> ImageRead:
 
 
 def ingest_read(result: IngestResult) -> IngestRead:
-    return IngestRead(result.image_id, result.objects, result.duplicate, image_url(result.image_id))
+    status = "duplicate" if result.duplicate else "accepted" if result.pending else "indexed"
+    return IngestRead(
+        result.image_id,
+        result.objects,
+        result.duplicate,
+        image_url(result.image_id),
+        status,  # type: ignore[arg-type]
+        f"/api/images/{result.image_id}",
+    )

@@ -21,9 +21,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class IngestResult:
+    """`pending`: accepted for the pipeline but not searchable yet (the real stack answers
+    before its consumers run); `GET /api/images/{image_id}` is 404 until it is indexed."""
+
     image_id: str
     objects: int
     duplicate: bool
+    pending: bool = False
 
 
 @runtime_checkable

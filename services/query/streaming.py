@@ -69,7 +69,8 @@ class StreamingCatalog(SearchCatalog):
             image_id = image_id_from_object(self.images.bucket, key, etag)
             return IngestResult(image_id, await self._count(image_id), True)
         etag = await self.images.put_with_etag(key, data, "application/octet-stream")
-        return IngestResult(image_id_from_object(self.images.bucket, key, etag), 0, False)
+        image_id = image_id_from_object(self.images.bucket, key, etag)
+        return IngestResult(image_id, 0, False, pending=True)
 
     async def delete_image(self, image_id: str) -> bool:
         key = await self._image_key(image_id)

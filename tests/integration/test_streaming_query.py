@@ -88,8 +88,13 @@ async def test_uploaded_images_are_searchable_through_the_query_api_and_a_remove
             photos[image_id], keys[image_id] = data, key
         new = unique_jpeg(sample_images(11, 0)[-1])
         response = await client.post("/api/images", files={"file": ("new.jpg", new, "image/jpeg")})
-        assert response.status_code == 201, response.text
-        photos[response.json()["image_id"]] = new
+        assert response.status_code == 202, response.text  # queued: searchable once indexed
+        body = response.json()
+        assert (body["status"], body["state_url"]) == (
+            "accepted",
+            f"/api/images/{body['image_id']}",
+        )
+        photos[body["image_id"]] = new
 
         async def indexed() -> int:
             found = 0

@@ -196,6 +196,7 @@ async def test_writes_need_the_token_when_one_is_set(catalog: FakeCatalog) -> No
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
         assert ok.status_code == 201 and ok.json()["duplicate"] is False
+        assert ok.json()["status"] == "indexed"
         assert catalog.calls[-1] == ("ingest", {"filename": "new.jpg", "source": "cli"})
         gone = await client.delete(
             f"/api/images/{image_id}", headers={"Authorization": f"Bearer {TOKEN}"}

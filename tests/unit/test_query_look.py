@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.imaging import encode_jpeg
+from tests.fakes.catalog import FakeCatalog
 from tests.fakes.pictures import CATALOG_SCENES, product_scene, scene_detector, seeded_catalog
 from tests.unit.test_query_api import client_for
 
@@ -64,3 +65,19 @@ async def test_a_big_photo_is_searched_small_but_answered_in_its_own_pixels() ->
     assert whole["box"] == [0, 0, 2560, 1680]
     x1, y1, x2, y2 = bag["box"]  # the fake's (60, 90, 300, 380) at 1280 px, padded 10%, x2
     assert (x1, y1, x2, y2) == (72, 122, 648, 818)
+
+
+async def test_an_upload_the_pipeline_has_not_indexed_yet_is_a_202_with_where_to_look() -> None:
+    from services.query.ports import IngestResult
+
+    class Queued(FakeCatalog):
+        async def ingest(self, filename: str, data: bytes, source: str | None) -> IngestResult:
+            return IngestResult("abc123", 0, False, pending=True)
+
+    async with client_for(Queued()) as client:
+        response = await client.post(
+            "/api/images", files={"file": ("a.jpg", encode_jpeg(product_scene(CATALOG_SCENES[1])))}
+        )
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["status"], body["state_url"]) == ("accepted", "/api/images/abc123")

@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, Response, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from services.query.auth import requires_write_token
 from services.query.deps import CatalogDep, SettingsDep, check_text
@@ -23,8 +23,10 @@ class IngestController(Controller):
     @post(
         "/",
         summary="Add an image to the catalog",
-        description="Multipart `file` and optional `source`. 201 when new, 200 when already "
-        "indexed. Needs 'Authorization: Bearer <token>' when a write token is configured.",
+        description="Multipart `file` and optional `source`. 201 when new and indexed "
+        "(searchable now), 200 when already in the catalog, 202 when accepted for the pipeline "
+        "(the real stack): `state_url` is 404 until it is indexed. Needs 'Authorization: "
+        "Bearer <token>' when a write token is configured.",
     )
     async def ingest(
         self,
@@ -36,5 +38,11 @@ class IngestController(Controller):
         image = await read_image_upload(data.file, settings)
         name = check_text(data.file.filename or "upload", "filename", 1024)
         result = await catalog.ingest(name, image, source)
-        status = HTTP_200_OK if result.duplicate else HTTP_201_CREATED
+        status = (
+            HTTP_200_OK
+            if result.duplicate
+            else HTTP_202_ACCEPTED
+            if result.pending
+            else HTTP_201_CREATED
+        )
         return Response(ingest_read(result), status_code=status)

@@ -164,7 +164,12 @@ async function ingest() {
       sessionStorage.setItem("catalens-token", token);
       result = await send();
     }
-    setStatus(result.duplicate ? "That photo is already in the catalog." : "Photo added: its objects appear in the live feed as they are indexed.");
+    const said = {
+      duplicate: "That photo is already in the catalog.",
+      indexed: `Photo added with ${result.objects} object${result.objects === 1 ? "" : "s"}: searchable now.`,
+      accepted: "Photo accepted: its objects appear in the live feed as they are indexed.",
+    };
+    setStatus(said[result.status] || said.accepted);
   } catch (error) {
     setStatus(error.message, true);
   }
