@@ -120,6 +120,9 @@ class QuerySettings(BaseModel):
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
     max_pixels: int = Field(40_000_000, ge=1)
     max_limit: int = Field(200, ge=1, description="largest page a search may ask for")
+    max_concurrent_decodes: int = Field(
+        4, ge=1, description="uploads decoded at once (ingest, photo search); past it: 503"
+    )
     detect_objects: bool = Field(
         True, description="photo search detects the query photo's objects (shop the look)"
     )

@@ -37,7 +37,8 @@ async def finish_incomplete(stack: EmbeddedStack, batch: int = 16, progress: boo
     uncaptioned = await stack.pg.uncaptioned_images()
     if uncaptioned:
         log.warning("%d images have objects without captions: finishing them", len(uncaptioned))
-    with tqdm(total=len(uncaptioned), unit="img", desc="caption", disable=not progress) as bar:
+    quiet = not progress or not uncaptioned
+    with tqdm(total=len(uncaptioned), unit="img", desc="caption", disable=quiet) as bar:
         for start in range(0, len(uncaptioned), batch):
             for image_id in uncaptioned[start : start + batch]:
                 message = await detected_message(stack, image_id)

@@ -6,6 +6,7 @@ so importing this module or building the app connects to nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -71,7 +72,14 @@ def create_app(catalog_factory: CatalogFactory, settings: QuerySettings | None =
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[SecurityHeadersMiddleware(), MetricsMiddleware()],
         lifespan=[_lifespan(catalog_factory)],
-        state=State({"settings": settings, "metrics": QueryMetrics(), "catalog": None}),
+        state=State(
+            {
+                "settings": settings,
+                "metrics": QueryMetrics(),
+                "catalog": None,
+                "decode_slots": asyncio.Semaphore(settings.max_concurrent_decodes),
+            }
+        ),
         cors_config=_cors(settings),
         request_max_body_size=request_body_limit(settings),
         openapi_config=OpenAPIConfig(

@@ -22,7 +22,8 @@ DESCRIPTIONS = {
     413: "The upload is over the byte or pixel limit",
     415: "The upload is not a supported picture format",
     422: "The picture is empty, broken or too small",
-    503: "The catalog or a model is not ready yet",
+    503: "The catalog or a model is not ready yet, or too many uploads are being decoded "
+    "(`Retry-After` says when to try again)",
 }
 UPLOADS = ("/api/images", "/api/search/image")
 WRITES = {("post", "/api/images"), ("delete", "/api/images/{image_id}")}

@@ -3,10 +3,13 @@ of the pipeline), which hands the decoded image along; a bad image raises `Image
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from litestar.datastructures import UploadFile
-from litestar.exceptions import ClientException
+from litestar.datastructures import State, UploadFile
+from litestar.exceptions import ClientException, ServiceUnavailableException
 
 from core.errors import ImageTooLarge
 from core.settings import QuerySettings
@@ -39,3 +42,21 @@ async def read_image_upload(upload: UploadFile, settings: QuerySettings) -> byte
             f"{settings.max_upload_bytes}"
         )
     return data
+
+
+RETRY_AFTER_S = 1
+
+
+@asynccontextmanager
+async def decode_slot(state: State) -> AsyncIterator[None]:
+    """One of `query.max_concurrent_decodes` slots for decoding an upload (memory is bounded
+    per decode, so the count bounds the total). All busy: `ServiceUnavailableException` (503)
+    with `Retry-After`, at once rather than queueing a growing pile of pictures."""
+    slots: asyncio.Semaphore = state["decode_slots"]
+    if slots.locked():
+        raise ServiceUnavailableException(
+            "too many pictures are being decoded right now; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    async with slots:
+        yield

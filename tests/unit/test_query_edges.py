@@ -151,3 +151,20 @@ async def test_a_malformed_write_is_a_clear_4xx(
     response = await getattr(client, method)(url, **kwargs)
     assert 400 <= response.status_code < 500, (url, response.status_code, response.text)
     assert (set(catalog.images), set(catalog.objects)) == before
+
+
+async def test_past_the_decode_slots_an_upload_is_a_503_with_retry_after(
+    catalog: FakeCatalog,
+) -> None:
+    from tests.unit.test_query_api import client_for
+
+    async with client_for(catalog, max_concurrent_decodes=1) as client:
+        slots = client.app.state["decode_slots"]
+        files = {"file": ("a.jpg", photo())}
+        async with slots:  # another request is decoding: the only slot is taken
+            busy = await client.post("/api/search/image", files=files)
+            busy_ingest = await client.post("/api/images", files=files)
+        free = await client.post("/api/search/image", files=files)
+    assert busy.status_code == busy_ingest.status_code == 503
+    assert busy.headers["retry-after"] == "1" and busy.json()["error"] == "unavailable"
+    assert free.status_code == 200

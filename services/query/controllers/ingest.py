@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, post
+from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -12,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 from services.query.auth import requires_write_token
 from services.query.deps import CatalogDep, SettingsDep, check_text
 from services.query.http_models import IngestRead, ingest_read
-from services.query.uploads import ImageUpload, read_image_upload
+from services.query.uploads import ImageUpload, decode_slot, read_image_upload
 
 
 class IngestController(Controller):
@@ -32,12 +33,14 @@ class IngestController(Controller):
         self,
         catalog: CatalogDep,
         settings: SettingsDep,
+        state: State,
         data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[IngestRead]:
         source = check_text((data.source or "").strip(), "source") or None
         image = await read_image_upload(data.file, settings)
         name = check_text(data.file.filename or "upload", "filename", 1024)
-        result = await catalog.ingest(name, image, source)
+        async with decode_slot(state):
+            result = await catalog.ingest(name, image, source)
         status = (
             HTTP_200_OK
             if result.duplicate

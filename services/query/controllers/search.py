@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.datastructures import UploadFile
+from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException
 from litestar.params import Body, Parameter
 
 from services.query.deps import CatalogDep, FiltersDep, PageDep, SettingsDep, check_text
 from services.query.http_models import SearchPage, look_page, search_page
-from services.query.uploads import read_image_upload
+from services.query.uploads import decode_slot, read_image_upload
 
 
 @dataclass
@@ -67,13 +67,16 @@ class SearchController(Controller):
         filters: FiltersDep,
         page: PageDep,
         settings: SettingsDep,
+        state: State,
         data: Annotated[ImageQuery, Body(media_type=RequestEncodingType.MULTI_PART)],
         detect: Annotated[
             bool, Parameter(description="detect the photo's objects (false: whole photo only)")
         ] = True,
     ) -> SearchPage:
         image = await read_image_upload(data.file, settings)
-        if detect:
-            return look_page(await catalog.search_look(image, filters, page.limit), page.limit)
-        hits = await catalog.search_image(image, filters, page.limit, page.offset)
+        async with decode_slot(state):
+            if detect:
+                found = await catalog.search_look(image, filters, page.limit)
+                return look_page(found, page.limit)
+            hits = await catalog.search_image(image, filters, page.limit, page.offset)
         return search_page(hits, page.limit, page.offset)
