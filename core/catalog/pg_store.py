@@ -8,7 +8,8 @@ object becomes visible, with whatever has arrived, the moment its row exists).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -56,6 +57,18 @@ class PgStore(VectorReads, Repairs):
 
     async def close(self) -> None:
         await self._pool.close()
+
+    @asynccontextmanager
+    async def advisory_lock(self, name: str) -> AsyncIterator[None]:
+        """Hold Postgres' session advisory lock for `name` (hashed) while the block runs: every
+        process on this database waits its turn; a crashed holder's lock goes with its
+        connection."""
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", name)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
 
     # -- writes ---------------------------------------------------------------------------------
     async def upsert_image(

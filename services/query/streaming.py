@@ -60,15 +60,18 @@ class StreamingCatalog(SearchCatalog):
 
     async def ingest(self, filename: str, data: bytes, source: str | None) -> IngestResult:
         """Validate, then put into the bucket under a content-derived key: the same bytes get
-        the same key and etag, hence the same image id (a re-upload is a duplicate)."""
-        await asyncio.to_thread(load_image, data, self.limits)
+        the same key and etag, hence the same image id (a re-upload is a duplicate). The check
+        and the put run under a Postgres advisory lock on the key, so concurrent uploads of the
+        same bytes (to any query replica) store and process it once."""
+        await asyncio.to_thread(load_image, data, self.limits, self.settings.detector.max_side)
         suffix = PurePosixPath(filename or "").suffix.lower()[:8]
         key = f"{UPLOAD_PREFIX}{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
-        etag = await self.images.etag(key)
-        if etag is not None:
-            image_id = image_id_from_object(self.images.bucket, key, etag)
-            return IngestResult(image_id, await self._count(image_id), True)
-        etag = await self.images.put_with_etag(key, data, "application/octet-stream")
+        async with self.pg.advisory_lock(f"upload:{self.images.bucket}/{key}"):
+            etag = await self.images.etag(key)
+            if etag is not None:
+                image_id = image_id_from_object(self.images.bucket, key, etag)
+                return IngestResult(image_id, await self._count(image_id), True)
+            etag = await self.images.put_with_etag(key, data, "application/octet-stream")
         image_id = image_id_from_object(self.images.bucket, key, etag)
         return IngestResult(image_id, 0, False, pending=True)
 

@@ -95,6 +95,14 @@ async def test_uploaded_images_are_searchable_through_the_query_api_and_a_remove
             f"/api/images/{body['image_id']}",
         )
         photos[body["image_id"]] = new
+        same = unique_jpeg(sample_images(12, 0)[-1])  # six uploads of new bytes at once,
+        async with streaming_catalog(settings) as replica:  # to a second query replica
+            answers = await asyncio.gather(
+                *(replica.ingest("same.jpg", same, None) for _ in range(6))
+            )
+        assert sorted(a.duplicate for a in answers) == [False] + [True] * 5
+        assert len({a.image_id for a in answers}) == 1
+        photos[answers[0].image_id] = same
 
         async def indexed() -> int:
             found = 0
