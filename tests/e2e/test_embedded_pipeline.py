@@ -130,6 +130,29 @@ async def test_a_corrupt_upload_gets_a_4xx_and_nothing_else_is_affected(client, 
     ]
 
 
+async def test_the_bad_request_corpus_leaves_the_real_catalog_and_index_as_they_were(
+    client, ingested
+):
+    from tests.unit.test_query_edges import BAD_GETS, UPLOAD_CASES, multipart
+
+    async def state() -> tuple[int, list[str]]:
+        index = (await client.get("/api/index")).json()
+        recent = (await client.get("/api/recent", params={"limit": 200})).json()["objects"]
+        return index["vectors"], sorted(o["object_id"] for o in recent)
+
+    before = await state()
+    statuses = []
+    for url in BAD_GETS:
+        statuses.append((url, (await client.get(url)).status_code))
+    for param in UPLOAD_CASES:
+        url, case, parts = param.values
+        body, headers = multipart(*parts)
+        response = await client.post(url, content=body, headers=headers)
+        statuses.append((f"{url} {case}", response.status_code))
+    assert [s for s in statuses if not 400 <= s[1] < 500] == []
+    assert await state() == before  # FAISS vectors and catalog rows untouched
+
+
 async def test_a_deleted_image_disappears_from_every_search(client, ingested):
     hits = await _text(client, "blue jeans", limit=10)
     victim = hits[0]["image_id"]
