@@ -70,10 +70,6 @@ class Look:
     height: int
     objects: list[LookObject]
 
-    @property
-    def whole(self) -> LookObject:
-        return self.objects[-1]
-
 
 def query_crops(
     image: Image.Image, detections: Sequence[Detection] | None, photo: PhotoObjects | None

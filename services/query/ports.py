@@ -48,11 +48,9 @@ class Catalog(Protocol):
         self, data: bytes, filters: SearchFilters, limit: int, offset: int
     ) -> list[SearchHit]: ...
 
-    async def search_look(
-        self, data: bytes, filters: SearchFilters, limit: int, detect: bool = True
-    ) -> Look:
-        """The query photo's objects (detected when `detect`), each with `limit` hits of
-        distinct catalog images, and the whole photo last; raises core.errors.ImageError."""
+    async def search_look(self, data: bytes, filters: SearchFilters, limit: int) -> Look:
+        """The query photo's detected objects, each with `limit` hits of distinct catalog
+        images, and the whole photo last; raises core.errors.ImageError."""
         ...
 
     async def similar(

@@ -103,11 +103,9 @@ class SearchCatalog:
         vector = await self.embed_runner.run(self.embedder.embed_images, [image])
         return await self._search(vector[0], filters, limit, offset)
 
-    async def search_look(
-        self, data: bytes, filters: SearchFilters, limit: int, detect: bool = True
-    ) -> Look:
+    async def search_look(self, data: bytes, filters: SearchFilters, limit: int) -> Look:
         """The objects of a query photo with their own hits (`look.look`); the whole photo
-        only when `detect` is False or no detector is configured."""
+        only when no detector is configured."""
         image = await asyncio.to_thread(load_image, data, self.limits, QUERY_MAX_SIDE)
 
         async def embed(images: list[Image.Image]) -> np.ndarray:
@@ -116,8 +114,7 @@ class SearchCatalog:
         async def search(vector: np.ndarray, filters: SearchFilters, k: int) -> list[SearchHit]:
             return await self._search(vector, filters, k, 0)
 
-        photo = self.photo_objects if detect else None
-        return await look(image, photo, embed, search, filters, limit)
+        return await look(image, self.photo_objects, embed, search, filters, limit)
 
     async def similar(
         self, object_id: str, filters: SearchFilters, limit: int, offset: int

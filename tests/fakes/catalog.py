@@ -164,16 +164,12 @@ class FakeCatalog:
             offset,
         )
 
-    async def search_look(
-        self, data: bytes, filters: SearchFilters, limit: int, detect: bool = True
-    ) -> Look:
+    async def search_look(self, data: bytes, filters: SearchFilters, limit: int) -> Look:
         """The real `look` over the fake ranking (colour vectors), crop policy defaults."""
-        self.calls.append(
-            ("search_look", {"bytes": len(data), "filters": filters, "detect": detect})
-        )
+        self.calls.append(("search_look", {"bytes": len(data), "filters": filters}))
         image = load_image(data, self.limits, QUERY_MAX_SIDE)
         photo = None
-        if detect and self.detector is not None:
+        if self.detector is not None:
             photo = PhotoObjects(self.detector, ModelRunner("fake-detector"), CropSettings())
 
         async def embed(images: list[Image.Image]) -> np.ndarray:

@@ -14,14 +14,20 @@ const look = (() => {
     return `${(100 * value / total).toFixed(3)}%`;
   }
 
-  function box(obj, index, page) {
-    const [x1, y1, x2, y2] = obj.box;
+  // A button that selects the object at `index` (a box on the photo, or a chip).
+  function selector(kind, obj, index) {
     const node = document.createElement("button");
     node.type = "button";
-    node.className = "look-box";
-    node.dataset.testid = "look-box";
+    node.className = kind === "box" ? "look-box" : "chip";
+    node.dataset.testid = `look-${kind}`;
     node.dataset.index = index;
     node.dataset.label = obj.label;
+    return node;
+  }
+
+  function box(obj, index, page) {
+    const [x1, y1, x2, y2] = obj.box;
+    const node = selector("box", obj, index);
     node.title = `${obj.label} ${obj.score.toFixed(2)}: show its matches`;
     Object.assign(node.style, {
       left: percent(x1, page.width), top: percent(y1, page.height),
@@ -34,12 +40,7 @@ const look = (() => {
   }
 
   function chip(obj, index) {
-    const node = document.createElement("button");
-    node.type = "button";
-    node.className = "chip";
-    node.dataset.testid = "look-chip";
-    node.dataset.index = index;
-    node.dataset.label = obj.label;
+    const node = selector("chip", obj, index);
     node.textContent = obj.kind === "image" ? name(obj) : `${obj.label} ${obj.score.toFixed(2)}`;
     return node;
   }
