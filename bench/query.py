@@ -23,10 +23,18 @@ from dataclasses import asdict
 
 from bench.common import machine, machine_markdown, write_section
 from bench.query_data import Generator, Synthetic, exact_top_k
-from bench.query_faiss import WARMUP, K, bench_faiss, object_ids, projected_hnsw_s
+from bench.query_faiss import (
+    WARMUP,
+    K,
+    bench_faiss,
+    bench_raw_refine,
+    object_ids,
+    projected_hnsw_s,
+)
 from bench.query_freshness import Freshness
+from bench.query_real import RealGenerator, RealLike
 from bench.query_rows import Row, table
-from core.index.faiss_params import INDEX_TYPES, FaissParams
+from core.index.faiss_params import INDEX_TYPES, FaissParams, Knobs
 
 SECTION = "Query (bench/query.py)"
 log = logging.getLogger("bench.query")
@@ -46,6 +54,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-pg", action="store_true", help="no pgvector rows")
     p.add_argument("--skip-freshness", action="store_true", help="no upload → searchable timing")
     p.add_argument("--uploads", type=int, default=30, help="freshness: images uploaded one by one")
+    p.add_argument(
+        "--data",
+        choices=("synthetic", "real"),
+        default="synthetic",
+        help="synthetic: 512-d Gaussian clusters (bench/query_data.py); real: the shipped aligned "
+        "model's 256-d vectors of cached tower features plus noise (bench/query_real.py)",
+    )
+    p.add_argument("--section", default=SECTION, help="docs/benchmarks.md section to write")
     p.add_argument("--quick", action="store_true", help="smoke run: 10k vectors; prints only")
     p.add_argument("--no-write", action="store_true", help="print the table, leave docs alone")
     p.add_argument(
@@ -96,7 +112,13 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
         nlist=args.nlist,
         nprobe=args.nprobe,
     )
-    generator = Generator(spec)
+    generator: Generator | RealGenerator
+    if args.data == "real":
+        generator = RealGenerator(RealLike())
+        described = generator.spec.describe(len(generator.base))
+    else:
+        generator = Generator(spec)
+        described = spec.describe()
     queries = generator.sample(args.queries, seed=1)
     rows: list[Row] = []
     notes: list[str] = []
@@ -113,6 +135,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
             data = generator.sample(n, seed=2)
             ids = object_ids(n)
             truth = exact_top_k(data, queries, K)
+            raw: list[Knobs] = []  # raw FAISS twins of the Auto rows' settings, one each
             for index_type in args.types.split(","):
                 for shards in ints(args.shards):
                     if index_type == "HNSW" and shards in hnsw_rate:
@@ -125,6 +148,10 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
                     row = bench_faiss(data, ids, queries, truth, index_type, shards, params)
                     rows.append(row)
                     log.info("%s", row)
+                    if index_type == "Auto" and row.knobs is not None and row.knobs not in raw:
+                        raw.append(row.knobs)
+                        rows.append(bench_raw_refine(data, queries, truth, row.knobs))
+                        log.info("%s", rows[-1])
                     if index_type == "HNSW":
                         hnsw_rate[shards] = (n, n / (row.build_s or 1))
                     if index_type == "Flat" and shards == 1 and args.omp_default_row:
@@ -135,7 +162,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
                     pg_measured = (n, rows[-1].build_s)
             del data, ids, truth
             gc.collect()
-    notes += _parameter_notes(spec, params, args)
+    notes += _parameter_notes(described, params, args)
     freshness = None if args.skip_freshness else await _freshness(args.uploads)
     return rows, notes, freshness
 
@@ -190,10 +217,10 @@ async def _freshness(uploads: int) -> Freshness | str:
         return f"not measured: {type(exc).__name__}: {exc}"
 
 
-def _parameter_notes(spec: Synthetic, params: FaissParams, args: argparse.Namespace) -> list[str]:
+def _parameter_notes(described: str, params: FaissParams, args: argparse.Namespace) -> list[str]:
     p = asdict(params)
     return [
-        f"Data: {spec.describe()}. {args.queries} queries from the same generator (not in the "
+        f"Data: {described}. {args.queries} queries from the same generator (not in the "
         f"data), k={K}, {WARMUP} warm-up queries first; recall@10 against brute-force top-10.",
         f"FAISS: ShardedFaissIndex with FaissParams hnsw_m={p['hnsw_m']}, "
         f"ef_construction={p['ef_construction']}, ef_search={p['ef_search']}, "
@@ -245,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     body = render(rows, notes, fresh, info)
     print(body)
     if not args.no_write:
-        print(f"\nwrote {write_section(SECTION, body)}")
+        print(f"\nwrote {write_section(args.section, body)}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import numpy as np
 
 from bench.query_data import CHUNK, percentiles_ms, recall_at_k, rss_bytes
 from bench.query_rows import Row
-from core.index.faiss_params import FaissParams
+from core.index import faiss_auto
+from core.index.faiss_params import FaissParams, Knobs, search_parameters
 from core.index.faiss_shards import ShardedFaissIndex
 
 K, WARMUP = 10, 20
@@ -36,6 +37,7 @@ def build(
     start = time.perf_counter()
     for lo in range(0, len(data), CHUNK):
         index.upsert(ids[lo : lo + CHUNK], data[lo : lo + CHUNK])
+    index.settle()  # "Auto": its background builds and calibrations count as build time
     return index, time.perf_counter() - start
 
 
@@ -84,6 +86,7 @@ def bench_faiss(
     grown = (rss_bytes() - before) / 2**20
     if search_threads is not None:
         set_search_threads(index, search_threads)
+    knobs = index.knobs
     try:
         times, found = query(index, queries)
     finally:
@@ -91,9 +94,48 @@ def bench_faiss(
         del index
         gc.collect()
     p50, p99 = percentiles_ms(times)
-    return Row(
+    row = Row(
         "FAISS", index_type, shards, len(data), build_s, grown, p50, p99, recall_at_k(found, truth)
     )
+    if knobs is not None:
+        row.knobs = knobs
+        row.note = (
+            f"calibrated: nlist {knobs.nlist}, nprobe {knobs.nprobe}, k_factor {knobs.k_factor:g} "
+            f"(sample recall@10 {knobs.recall:.3f} at {knobs.size:,}; built at {knobs.built:,})"
+        )
+    return row
+
+
+def bench_raw_refine(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, knobs: Knobs) -> Row:
+    """The same IVF-PQ fast-scan + SQ8 refine index as a built "Auto" one, in raw FAISS (one
+    index, no id maps, no shards), searched with the same nprobe and k_factor: what our wrapper
+    costs at equal recall."""
+    gc.collect()
+    before = rss_bytes()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    start = time.perf_counter()
+    sample = data[
+        np.random.default_rng(0).choice(len(data), min(len(data), 64 * knobs.nlist), replace=False)
+    ]
+    index = faiss_auto.train_refine_template(sample, knobs.nlist, "cpu")
+    index.add(data)
+    build_s = time.perf_counter() - start
+    grown = (rss_bytes() - before) / 2**20
+    faiss.omp_set_num_threads(1)
+    params = search_parameters("Auto", True, FaissParams(), None, knobs)
+    for q in queries[:WARMUP]:
+        index.search(q[None, :], K, params=params)
+    times, found = [], []
+    for q in queries:
+        started = time.perf_counter()
+        _, rows = index.search(q[None, :], K, params=params)
+        times.append(time.perf_counter() - started)
+        found.append(rows[0].tolist())
+    p50, p99 = percentiles_ms(times)
+    name = faiss_auto.factory_string(data.shape[1], knobs.nlist)
+    row = Row("raw FAISS", name, 1, len(data), build_s, grown, p50, p99, recall_at_k(found, truth))
+    row.note = f"nprobe {knobs.nprobe}, k_factor {knobs.k_factor:g} (Auto's calibrated values)"
+    return row
 
 
 def projected_hnsw_s(rate_at_small: float, small: int, big: int) -> float:

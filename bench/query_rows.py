@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.index.faiss_params import Knobs
+
 
 @dataclass
 class Row:
@@ -17,6 +19,7 @@ class Row:
     p99_ms: float | None = None
     recall: float | None = None
     note: str = ""
+    knobs: Knobs | None = None  # "Auto": the calibrated settings it searched with
 
     def cells(self, baseline_p50: float | None) -> list[str]:
         speedup = (

@@ -177,7 +177,15 @@ class PostgresSettings(BaseModel):
 
 class IndexSettings(BaseModel):
     n_shards: int = Field(4, ge=1, description="FAISS shards (one per partition on the real stack)")
-    index_type: Literal["Flat", "HNSW", "IVF-SQ8"] = "Flat"
+    index_type: Literal["Auto", "Flat", "HNSW", "IVF-SQ8"] = Field(
+        "Auto",
+        description="Auto: exact below exact_below vectors, then IVF-PQ fast-scan + SQ8 refine "
+        "calibrated to recall_target (core/index/faiss_auto.py)",
+    )
+    exact_below: int = Field(20_000, ge=624, description="Auto: exact (Flat) search below this")
+    recall_target: float = Field(
+        0.95, gt=0, le=1, description="Auto: recall@10 the calibrated nprobe/k_factor aim for"
+    )
     snapshot_every_s: float = Field(
         30.0, gt=0, description="streaming: snapshot changed shards (with offsets) this often"
     )

@@ -25,7 +25,7 @@ from core.catalog.pg_open import open_pg
 from core.catalog.pg_server import EmbeddedPostgres
 from core.catalog.pg_store import PgStore
 from core.handoff import DecodedImages
-from core.index.faiss_params import FaissParams
+from core.index.faiss_params import params_from_settings
 from core.index.log_index import LogIndex
 from core.inference import ModelRunner, close_quietly
 from core.ports import Captioner, Detector, Embedder
@@ -80,7 +80,7 @@ async def open_stack(
                 settings.streaming.embedded_topic,
                 partitions=1,
                 index_type=settings.index.index_type,
-                params=FaissParams(device=settings.index.device),
+                params=params_from_settings(settings.index),
             )
         )
         captioner_in_use: Captioner | None = captioner

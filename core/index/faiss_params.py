@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import faiss
 import numpy as np
 
-IndexType = Literal["Flat", "HNSW", "IVF-SQ8"]
+if TYPE_CHECKING:
+    from core.settings import IndexSettings
+
+IndexType = Literal["Auto", "Flat", "HNSW", "IVF-SQ8"]
 INDEX_TYPES: tuple[str, ...] = get_args(IndexType)
 _MASK_63 = (1 << 63) - 1
 
@@ -33,10 +36,37 @@ class FaissParams:
     compact_ratio: float = 0.25  # rebuild a shard when this share of its entries are dead
     compact_min_dead: int = 32  # ... and at least this many
     device: Literal["auto", "cpu", "cuda"] = "auto"  # where IVF trains: see faiss_gpu
+    # "Auto" only (see faiss_auto): exact below `exact_below` vectors, then IVF-PQ fast-scan with
+    # an SQ8 refine, rebuilt when the size class changes (`growth` times the last build's size);
+    # nprobe and k_factor are calibrated at each build to reach `recall_target` recall@10 on
+    # `calibration_queries` stored vectors (their exact neighbours, the query itself left out)
+    exact_below: int = 20_000
+    growth: float = 4.0
+    recall_target: float = 0.95
+    calibration_queries: int = 256
 
     @property
     def train_threshold(self) -> int:
         return self.train_size if self.train_size is not None else 39 * self.nlist
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Search settings of a built "Auto" index, calibrated on its own vectors."""
+
+    nlist: int
+    nprobe: int
+    k_factor: float
+    recall: float  # recall@10 the calibration measured with them
+    size: int  # vectors the index held at that calibration
+    built: int = 0  # vectors the index held at its last build
+
+
+def params_from_settings(index: IndexSettings) -> FaissParams:
+    """The FAISS tuning `CATALENS_INDEX__*` asks for."""
+    return FaissParams(
+        device=index.device, exact_below=index.exact_below, recall_target=index.recall_target
+    )
 
 
 def check_index_type(index_type: str) -> IndexType:
@@ -72,9 +102,25 @@ def new_ivf(template: faiss.Index) -> faiss.IndexIDMap2:
 
 
 def search_parameters(
-    index_type: IndexType, trained: bool, params: FaissParams, excluded: faiss.IDSelector | None
+    index_type: IndexType,
+    trained: bool,
+    params: FaissParams,
+    excluded: faiss.IDSelector | None,
+    knobs: Knobs | None = None,
 ) -> faiss.SearchParameters:
-    """Fresh per call: IndexIDMap.search swaps `sel` inside the object it is given."""
+    """Fresh per call: IndexIDMap.search swaps `sel` inside the object it is given. A trained
+    "Auto" shard is a bare IndexRefine: `excluded` goes to its IVF stage (the refine stage only
+    re-ranks what that stage found), nprobe and k_factor come from the calibrated `knobs`."""
+    if index_type == "Auto" and trained and knobs is not None:
+        base = faiss.SearchParametersIVF()
+        base.nprobe = knobs.nprobe
+        if excluded is not None:
+            base.sel = excluded
+        refine = faiss.IndexRefineSearchParameters()
+        refine.k_factor = knobs.k_factor
+        refine.base_index_params = base
+        refine.keep_alive = base  # type: ignore[attr-defined]  # the SWIG object must outlive it
+        return refine
     if index_type == "HNSW":
         hnsw = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # missing in stubs
         hnsw.efSearch = params.ef_search

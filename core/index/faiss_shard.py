@@ -6,9 +6,16 @@ slots in place. HNSW cannot remove, and IndexIDMap.remove_ids over IVF corrupts 
 (IVF does not renumber like Flat), so for those the old slot goes to a dead set that every search
 excludes with an IDSelector; when the dead share passes `compact_ratio` the shard is rebuilt from
 its live vectors (IndexIDMap2 reconstructs them by slot).
+
+A built "Auto" shard (see `faiss_auto`) is a bare IndexRefine, not an IndexIDMap2: its slots
+are the index's own positions (IndexRefine cannot pass an id selector through an id map), so
+`next_slot == index.ntotal` always, dead slots are excluded at its IVF stage, and a rebuild
+renumbers the live entries 0..n-1.
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 import faiss
 import numpy as np
@@ -16,6 +23,7 @@ import numpy as np
 from core.index.faiss_params import (
     FaissParams,
     IndexType,
+    Knobs,
     new_flat,
     new_hnsw,
     new_ivf,
@@ -32,10 +40,9 @@ class Shard:
     def __init__(self, dim: int, index_type: IndexType, params: FaissParams) -> None:
         self.dim, self.index_type, self.params = dim, index_type, params
         self.lock = ReadWriteLock()
-        self.index: faiss.IndexIDMap2 = (
-            new_hnsw(dim, params) if index_type == "HNSW" else new_flat(dim)
-        )
-        self.trained = index_type != "IVF-SQ8"  # IVF starts as a flat buffer
+        self.index: faiss.Index = new_hnsw(dim, params) if index_type == "HNSW" else new_flat(dim)
+        self.trained = index_type not in ("IVF-SQ8", "Auto")  # these start as a flat buffer
+        self.knobs: Knobs | None = None  # "Auto" once built: calibrated nprobe and k_factor
         self.slot_of: dict[str, int] = {}
         self.object_of: dict[int, str] = {}
         self.dead: set[int] = set()
@@ -47,6 +54,11 @@ class Shard:
     def removes_in_place(self) -> bool:
         return self.index_type == "Flat" or not self.trained
 
+    @property
+    def positional(self) -> bool:
+        """A built "Auto" shard: slots are positions in a bare index."""
+        return self.index_type == "Auto" and self.trained
+
     def __len__(self) -> int:
         return len(self.slot_of)
 
@@ -56,7 +68,10 @@ class Shard:
             old = [self.slot_of[oid] for oid in object_ids if oid in self.slot_of]
             self._retire(old)
             slots = np.arange(self.next_slot, self.next_slot + len(object_ids), dtype=np.int64)
-            self.index.add_with_ids(vectors, slots)
+            if self.positional:
+                self.index.add(vectors)
+            else:
+                self.index.add_with_ids(vectors, slots)
             self.next_slot += len(object_ids)
             for oid, slot in zip(object_ids, slots.tolist(), strict=True):
                 self.slot_of[oid] = slot
@@ -71,12 +86,15 @@ class Shard:
             self._maybe_compact()
             return len(slots)
 
-    def search(self, queries: np.ndarray, k: int) -> Hits:
-        """Top-k (object id, inner product) per query, best first."""
+    def search(self, queries: np.ndarray, k: int, knobs: Knobs | None = None) -> Hits:
+        """Top-k (object id, inner product) per query, best first; `knobs` overrides the
+        calibrated settings of a built "Auto" shard (calibration tries candidates with it)."""
         with self.lock.read():
             if not self.slot_of:
                 return [[] for _ in range(len(queries))]
-            params = search_parameters(self.index_type, self.trained, self.params, self._excluded)
+            params = search_parameters(
+                self.index_type, self.trained, self.params, self._excluded, knobs or self.knobs
+            )
             scores, slots = self.index.search(queries, min(k, len(self.slot_of)), params=params)
             object_of = self.object_of
             return [
@@ -107,6 +125,27 @@ class Shard:
             self.trained = True
             self._rebuild(new_ivf(template))
 
+    def install_built(self, index: faiss.Index, built: dict[str, int], knobs: Knobs) -> None:
+        """Swap in a built "Auto" index whose position p holds the vector slot `built[oid]` held
+        when the build copied it (p = the order of `built`). Writes since the copy are carried
+        over: a copied entry deleted or replaced since becomes dead there, a newer one is added.
+        Caller: `ShardedFaissIndex`'s build thread, without holding this shard's lock."""
+        with self.lock.write():
+            positions = {oid: p for p, oid in enumerate(built)}
+            stale = [positions[o] for o, slot in built.items() if self.slot_of.get(o) != slot]
+            newer = [o for o, slot in self.slot_of.items() if built.get(o) != slot]
+            if newer:
+                index.add(self.index.reconstruct_batch(np.array([self.slot_of[o] for o in newer])))
+            order = [o for o in built] + newer
+            self.object_of = {p: o for p, o in enumerate(order)}
+            for p in stale:
+                del self.object_of[p]
+            self.slot_of = {o: p for p, o in self.object_of.items()}
+            self.index, self.knobs, self.trained = index, knobs, True
+            self.next_slot = int(index.ntotal)
+            self.dead = set(stale)
+            self._set_excluded()
+
     def _retire(self, slots: list[int]) -> None:
         for slot in slots:
             del self.object_of[slot]
@@ -135,13 +174,28 @@ class Shard:
         """Rebuild without dead entries; caller holds the write lock."""
         if self.index_type == "HNSW":
             self._rebuild(new_hnsw(self.dim, self.params))
+        elif self.positional:
+            self._renumber()
         else:
-            self._rebuild(new_ivf(faiss.downcast_index(self.index.index)))
+            self._rebuild(new_ivf(faiss.downcast_index(cast(faiss.IndexIDMap2, self.index).index)))
 
     def _rebuild(self, fresh: faiss.IndexIDMap2) -> None:
         slots, vectors = self.live_vectors()
         if len(slots):
             fresh.add_with_ids(vectors, slots)
         self.index = fresh
+        self.dead.clear()
+        self._set_excluded()
+
+    def _renumber(self) -> None:
+        """A positional shard without its dead entries: live ones become positions 0..n-1."""
+        slots, vectors = self.live_vectors()
+        fresh = faiss.clone_index(self.index)
+        fresh.reset()
+        if len(slots):
+            fresh.add(vectors)
+        self.object_of = {p: self.object_of[int(s)] for p, s in enumerate(slots.tolist())}
+        self.slot_of = {o: p for p, o in self.object_of.items()}
+        self.index, self.next_slot = fresh, len(slots)
         self.dead.clear()
         self._set_excluded()

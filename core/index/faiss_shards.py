@@ -17,6 +17,9 @@ Index types (each shard is an IndexIDMap2 over the inner index):
   is a flat buffer that searches exactly (nothing is unsearchable). Then one set of centroids is
   trained on all buffered vectors and each shard moves its buffer into an IVF index sharing
   them. Deletes use the dead set + compaction like HNSW.
+- "Auto" (the default): exact Flat while small, then IVF-PQ fast-scan + SQ8 refine built in the
+  background and rebuilt at each new size class, nprobe / k_factor calibrated to a recall target
+  (see `faiss_auto`). `wait_built()` waits for a build in flight (tests, benchmarks).
 
 Threads: FAISS is not safe for an add concurrent with a search on one index, so each shard has a
 writer-preferring readers–writer lock: searches on a shard share it, writes take it alone. A search
@@ -36,9 +39,11 @@ from concurrent.futures import ThreadPoolExecutor
 import faiss
 import numpy as np
 
+from core.index import faiss_auto
 from core.index.faiss_gpu import train_template
 from core.index.faiss_params import (
     FaissParams,
+    Knobs,
     as_matrix,
     check_index_type,
     faiss_key,
@@ -65,6 +70,9 @@ class ShardedFaissIndex:
         self.shards = [Shard(dim, self.index_type, self.params) for _ in range(n_shards)]
         self.ivf_template: faiss.Index | None = None  # trained centroids, IVF only
         self._train_lock = threading.Lock()
+        self._builder: threading.Thread | None = None  # "Auto": the build in flight
+        self.build_error: BaseException | None = None
+        self._failed_at: int | None = None
         workers = max_workers or min(n_shards, os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(
             workers, thread_name_prefix="faiss-shard", initializer=_one_openmp_thread
@@ -105,12 +113,13 @@ class ShardedFaissIndex:
         by_shard = self._by_shard(unique)
         return sum(self.shards[s].delete(oids) for s, oids in by_shard.items())
 
-    def search(self, queries: np.ndarray, k: int) -> Hits:
-        """Top-k (object id, score) per query row, best first, merged over all shards."""
+    def search(self, queries: np.ndarray, k: int, knobs: Knobs | None = None) -> Hits:
+        """Top-k (object id, score) per query row, best first, merged over all shards.
+        `knobs`: other search settings for a built "Auto" index (calibration)."""
         matrix = as_matrix(queries, self.dim, "queries")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        per_shard = list(self._pool.map(lambda shard: shard.search(matrix, k), self.shards))
+        per_shard = list(self._pool.map(lambda shard: shard.search(matrix, k, knobs), self.shards))
         return [
             heapq.nlargest(k, (hit for hits in per_shard for hit in hits[q]), key=lambda h: h[1])
             for q in range(len(matrix))
@@ -153,7 +162,27 @@ class ShardedFaissIndex:
     def trained(self) -> bool:
         return all(shard.trained for shard in self.shards)
 
+    @property
+    def knobs(self) -> Knobs | None:
+        """ "Auto" once built: the calibrated search settings (None while exact)."""
+        return self.shards[0].knobs
+
+    def wait_built(self, timeout: float | None = None) -> None:
+        """Return once no "Auto" build is running (or after `timeout` seconds)."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+
+    def settle(self) -> None:
+        """Wait until no "Auto" build or calibration is running or due (after a bulk load)."""
+        while True:
+            self.wait_built()
+            self._maybe_train()
+            if self._builder is None or not self._builder.is_alive():
+                return
+
     def close(self) -> None:
+        self.wait_built()
         self._pool.shutdown(wait=True)
 
     def __enter__(self) -> ShardedFaissIndex:
@@ -169,6 +198,9 @@ class ShardedFaissIndex:
         return groups
 
     def _maybe_train(self) -> None:
+        if self.index_type == "Auto":
+            self._maybe_build()
+            return
         if self.index_type != "IVF-SQ8" or self.trained:
             return
         if len(self) < self.params.train_threshold:
@@ -185,6 +217,54 @@ class ShardedFaissIndex:
             self.ivf_template = template
             for shard in self.shards:
                 shard.install_trained(template)  # moves what is buffered now, late adds too
+
+    def _maybe_build(self) -> None:
+        """In the background: build at the first size class past `exact_below` and again each
+        time the index has grown `growth` times since the last build; in between, calibrate the
+        search settings again each time it has grown `faiss_auto.RECALIBRATE` times."""
+        knobs, n = self.knobs, len(self)
+        job = None
+        if knobs is None:
+            job = self._build if n >= self.params.exact_below else None
+        elif n >= self.params.growth * (knobs.built or knobs.size):
+            job = self._build
+        elif n >= faiss_auto.RECALIBRATE * knobs.size:
+            job = self._recalibrate
+        if job == self._build and self._failed_at is not None:
+            job = job if n >= self.params.growth * self._failed_at else None  # next class only
+        if job is None or (self._builder is not None and self._builder.is_alive()):
+            return
+        with self._train_lock:
+            if self._builder is not None and self._builder.is_alive():
+                return
+            self._builder = threading.Thread(target=job, name="faiss-auto", daemon=True)
+            self._builder.start()
+
+    def _recalibrate(self) -> None:
+        knobs = self.knobs
+        if knobs is None:
+            return
+        rng = np.random.default_rng(len(self))
+        new = faiss_auto.recalibrate(self.shards, self.search, knobs, self.params, rng)
+        for shard in self.shards:
+            shard.knobs = new
+
+    def _build(self) -> None:
+        try:
+            copies: list[dict[str, int]] = []
+            parts: list[np.ndarray] = []
+            for shard in self.shards:
+                with shard.lock.read():
+                    slots, vectors = shard.live_vectors()
+                    copies.append({shard.object_of[s]: s for s in slots.tolist()})
+                parts.append(vectors)
+            template, built, knobs = faiss_auto.build_shards(parts, self.params)
+            self.ivf_template = template
+            for shard, index, copy in zip(self.shards, built, copies, strict=True):
+                shard.install_built(index, copy, knobs)
+        except BaseException as exc:  # kept for the caller; exact search goes on
+            self.build_error, self._failed_at = exc, sum(len(p) for p in parts)
+            raise
 
 
 def _one_openmp_thread() -> None:

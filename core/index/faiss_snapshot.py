@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import faiss
 
-from core.index.faiss_params import FaissParams
+from core.index.faiss_params import FaissParams, Knobs
 from core.index.faiss_shard import Shard
 from core.index.faiss_shards import ShardedFaissIndex
 
@@ -99,6 +99,7 @@ def shard_state(shard: Shard) -> dict[str, Any]:
         "next_slot": shard.next_slot,
         "objects": sorted([slot, oid] for slot, oid in shard.object_of.items()),
         "dead": sorted(shard.dead),
+        "knobs": dataclasses.asdict(shard.knobs) if shard.knobs is not None else None,
     }
 
 
@@ -111,4 +112,6 @@ def restore_shard(shard: Shard, state: dict[str, Any], index: faiss.Index) -> No
         shard.object_of = {int(slot): oid for slot, oid in state["objects"]}
         shard.slot_of = {oid: slot for slot, oid in shard.object_of.items()}
         shard.dead = set(state["dead"])
+        knobs = state.get("knobs")
+        shard.knobs = Knobs(**knobs) if knobs else None
         shard._set_excluded()

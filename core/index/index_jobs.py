@@ -166,7 +166,7 @@ async def check(
         await served.start()
         await served.caught_up.wait()
         truth, faiss_view = truth_follower.index.live(), served.index.live()
-        tolerance = 0.05 if generation.index_type == "IVF-SQ8" else 1e-5
+        tolerance = 0.05 if generation.index_type in ("IVF-SQ8", "Auto") else 1e-5  # 8-bit codes
         drifts = []
         for name in sorted(set(truth) | set(faiss_view)):
             model_key, modality = name.rsplit(":", 1)

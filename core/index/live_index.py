@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from core.index.faiss_params import FaissParams
+from core.index.faiss_params import FaissParams, params_from_settings
 from core.index.generations import Generation, GenerationStore, open_generation_store
 from core.index.log_follower import LogFollower, open_follower
 from core.settings import Settings
@@ -114,7 +114,7 @@ async def open_live_index(settings: Settings, write_snapshots: bool = False) -> 
     return LiveIndex(
         settings.kafka.bootstrap_servers,
         await open_generation_store(settings),
-        FaissParams(device=settings.index.device),
+        params_from_settings(settings.index),
         write_snapshots=write_snapshots,
         snapshot_every_s=settings.index.snapshot_every_s,
         alias_poll_s=settings.index.alias_poll_s,

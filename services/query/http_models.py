@@ -112,6 +112,9 @@ class IndexRead(msgspec.Struct, kw_only=True):
     model: str
     index_type: str | None
     vectors: int
+    # "Auto" once past exact search: {nlist, nprobe, k_factor, recall, size}, calibrated at the
+    # last build to reach the recall@10 target on the index's own vectors; None while exact
+    search: dict[str, float] | None = None
     generation: str | None = None  # real stack: the generation the alias names
     behind: int | None = None  # real stack: records of its topic not applied yet
 

@@ -9,6 +9,7 @@ fused by reciprocal rank (`core.fusion.rrf`); every source applies the filters i
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 
 import numpy as np
 from PIL import Image
@@ -54,10 +55,12 @@ class SearchCatalog:
     def index_status(self) -> dict[str, object]:
         """The model and image index searches use now (`/api/index`)."""
         index = self.indexes.get(self.model_key, "image")
+        knobs = index.knobs if index is not None else None
         return {
             "model": self.model_key,
             "index_type": index.index_type if index is not None else None,
             "vectors": len(index) if index is not None else 0,
+            "search": asdict(knobs) if knobs is not None else None,
         }
 
     async def search_text(

@@ -244,7 +244,7 @@ async def _reindex_under_query_load(
         await live.stop()
     assert (await store.live()).name == new.name and new.index_type == "HNSW"
     assert stats.vectors == len(feed.live)
-    assert failed == 0 and answered > 20 and types == {"Flat", "HNSW"}
+    assert failed == 0 and answered > 20 and types == {"Auto", "HNSW"}
     assert await store.load(old.name, 0) is None  # the old generation is dropped
 
 

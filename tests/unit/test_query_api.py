@@ -294,14 +294,23 @@ async def test_the_index_endpoint_says_which_model_and_index_answer_or_503_witho
 
     class Indexed(FakeCatalog):
         def index_status(self) -> dict[str, object]:
-            return {"model": "aligned-x", "index_type": "HNSW", "vectors": 12, "generation": "g2"}
+            return {
+                "model": "aligned-x",
+                "index_type": "Auto",
+                "vectors": 12,
+                "generation": "g2",
+                "search": knobs,
+            }
+
+    knobs = {"nlist": 1024, "nprobe": 4, "k_factor": 2.0, "recall": 0.96, "size": 9, "built": 8}
 
     async with client_for(Indexed()) as client:
         body = (await client.get("/api/index")).json()
     assert body == {
         "model": "aligned-x",
-        "index_type": "HNSW",
+        "index_type": "Auto",
         "vectors": 12,
         "generation": "g2",
+        "search": knobs,
         "behind": None,
     }

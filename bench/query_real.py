@@ -1,0 +1,73 @@
+"""A second data distribution for the query bench: the catalog's own aligned image vectors.
+
+The Gaussian clusters of `query_data` flatter IVF (every point sits near one of 4,096 centres).
+Real embeddings are lumpier: here the shipped aligned heads (`models/aligned/lite0-realphoto`,
+256-d) embed cached EfficientNet-Lite0 tower features of fashion-products photos, crops and their
+augmented views (`catalens train embedder` writes that cache, ~100k vectors); a sample of n is
+then drawn from them with a little isotropic noise (norm `noise`) so a million distinct vectors
+keep the real ones' neighbourhood structure. Queries come from the same draw with other seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.query_data import CHUNK, normalise
+
+FEATURES = Path("/work/train/embedder/cache/aligned-features/image/lite0")
+ARTIFACT = Path(__file__).resolve().parents[1] / "models" / "aligned" / "lite0-realphoto"
+
+
+@dataclass(frozen=True)
+class RealLike:
+    features: Path = FEATURES
+    artifact: Path = ARTIFACT
+    noise: float = 0.2
+
+    def describe(self, base: int) -> str:
+        return (
+            f"the shipped aligned model's 256-d image vectors of {base:,} cached tower features "
+            f"(`{self.features}`: fashion-products photos, crops and augmented views), drawn with "
+            f"replacement plus isotropic noise of norm {self.noise}, L2-normalised"
+        )
+
+
+class RealGenerator:
+    """`sample(n, seed)` like `query_data.Generator`, over real aligned vectors.
+    Raises FileNotFoundError when the feature cache is missing."""
+
+    def __init__(self, spec: RealLike) -> None:
+        import torch
+
+        from core.embedding.aligned.artifact import read_artifact
+        from core.embedding.aligned.heads import AlignedHeads, HeadConfig
+
+        files = sorted(spec.features.rglob("*.npy"))
+        if not files:
+            raise FileNotFoundError(f"no cached tower features under {spec.features}")
+        artifact = read_artifact(spec.artifact)
+        heads = AlignedHeads(HeadConfig(**artifact.manifest["heads"]))
+        heads.load_state_dict(artifact.state)
+        heads.eval()
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(files), 8192):
+                block = np.stack([np.load(f) for f in files[start : start + 8192]])
+                out.append(heads.embed_images(torch.from_numpy(block.astype(np.float32))).numpy())
+        self.spec, self.base = spec, normalise(np.concatenate(out))
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        dim = self.base.shape[1]
+        out = np.empty((n, dim), dtype=np.float32)
+        for start in range(0, n, CHUNK):
+            m = min(CHUNK, n - start)
+            noise = rng.standard_normal((m, dim), dtype=np.float32)
+            noise *= self.spec.noise / np.sqrt(dim)
+            out[start : start + m] = normalise(
+                self.base[rng.integers(0, len(self.base), m)] + noise
+            )
+        return out

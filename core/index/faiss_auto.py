@@ -1,0 +1,278 @@
+"""The "Auto" index type: exact while small, then IVF-PQ fast-scan with an SQ8 refine, its search
+settings calibrated on its own vectors at every build.
+
+Below `FaissParams.exact_below` vectors every shard is an exact IndexFlatIP (under IndexIDMap2).
+Past it, and again whenever the index has grown `growth` times since the last build (a new size
+class), a background thread builds `IVF{nlist},PQ{dim/4}x4fs,Refine(SQ8)` shards from a copy of
+the live vectors (`nlist` ≈ √n, a power of two) and swaps them in shard by shard; searches and
+writes go on against the old shards meanwhile, and the writes made during the build are carried
+over at the swap (see `Shard.install_built`). This pairing was the fastest at recall@10 ≥ 0.95
+in bench/query.py's side-by-side runs (4-bit PQ codes scanned with SIMD, then an exact-ish
+re-rank of `k_factor × k` candidates from 8-bit codes), at about 1/3 of Flat's memory.
+
+Between builds, each time the index has grown by `RECALIBRATE` since the last calibration, the
+search settings are calibrated again (denser data needs more candidates for the same recall);
+the exact neighbours then come from an exhaustive search over the shards' 8-bit refine codes.
+
+Calibration: `calibration_queries` stored vectors are searched for their 10 nearest neighbours
+(the query itself left out) with the new shards; exact neighbours come from brute force over the
+same vectors. For each k_factor in 1, 2, 4, 8 the smallest nprobe whose recall@10 reaches
+`recall_target` + `MARGIN` is found; of those pairs the one with the fastest measured single
+queries wins. The result (`Knobs`) is what `/api/index` reports.
+
+Sources: FAISS wiki "Indexing 1M vectors" and "Fast accumulation of PQ and AQ codes (FastScan)";
+`faiss.IndexRefine` / `IndexRefineSearchParameters` (k_factor) in faiss ≥ 1.7.3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, cast
+
+import faiss
+import numpy as np
+
+from core.index.faiss_gpu import train_template
+from core.index.faiss_params import FaissParams, Knobs, search_parameters
+
+if TYPE_CHECKING:
+    from core.index.faiss_shard import Shard
+
+RECALIBRATE = 1.25  # calibrate again at this growth since the last calibration
+MARGIN = 0.01  # calibrate above the target: the sample's recall is an estimate
+K = 10
+K_FACTORS = (1.0, 2.0, 4.0, 8.0)
+TRAIN_PER_LIST = 64  # k-means points per list (FAISS warns below 39)
+
+
+def choose_nlist(n: int) -> int:
+    """Inverted lists for n vectors: the power of two nearest √n, 16..4096, ≤ n / 39."""
+    nlist = 2 ** round(math.log2(max(math.sqrt(max(n, 1)), 1)))
+    nlist = min(max(nlist, 16), 4096)
+    while nlist > 16 and nlist * 39 > n:
+        nlist //= 2
+    return nlist
+
+
+def factory_string(dim: int, nlist: int) -> str:
+    """`IVF{nlist},PQ{dim/4}x4fs,Refine(SQ8)`; dims the fast-scan PQ cannot split use SQ8 codes."""
+    if dim % 8 == 0:
+        return f"IVF{nlist},PQ{dim // 4}x4fs,Refine(SQ8)"
+    return f"IVF{nlist},SQ8,Refine(Flat)"
+
+
+def train_refine_template(sample: np.ndarray, nlist: int, device: str = "auto") -> faiss.Index:
+    """An empty, trained IndexRefine for `sample`'s dimension (inner product)."""
+    template = faiss.index_factory(
+        sample.shape[1], factory_string(sample.shape[1], nlist), faiss.METRIC_INNER_PRODUCT
+    )
+    return train_template(template, sample, device)
+
+
+def empty_like(template: faiss.Index) -> faiss.Index:
+    fresh = faiss.clone_index(template)
+    fresh.reset()
+    return fresh
+
+
+def build_shards(
+    parts: Sequence[np.ndarray], params: FaissParams, seed: int = 0
+) -> tuple[faiss.Index, list[faiss.Index], Knobs]:
+    """Train one template on a sample of all `parts` (float32 (n_i, dim) per shard), fill one
+    shard index per part (row i of a part is position i of its index) and calibrate.
+    Raises ValueError when there are fewer vectors than the smallest IVF needs (16 × 39)."""
+    total = sum(len(p) for p in parts)
+    if total < 16 * 39:
+        raise ValueError(f"an IVF build needs at least {16 * 39} vectors, got {total}")
+    nlist = choose_nlist(total)
+    rng = np.random.default_rng(seed)
+    take = min(total, TRAIN_PER_LIST * nlist)
+    chosen = np.sort(rng.choice(total, size=take, replace=False))
+    sample = _rows(parts, chosen)
+    template = train_refine_template(sample, nlist, params.device)
+    shards = []
+    for part in parts:
+        index = empty_like(template)
+        if len(part):
+            index.add(np.ascontiguousarray(part, dtype=np.float32))
+        shards.append(index)
+    knobs = calibrate_built(shards, parts, nlist, params, rng)
+    return template, shards, knobs
+
+
+Search = Callable[[np.ndarray, int, Knobs], list[list[Hashable]]]
+
+
+def calibrate(
+    search: Search,
+    queries: np.ndarray,
+    own: Sequence[Hashable],
+    truth: Sequence[set[Hashable]],
+    nlist: int,
+    size: int,
+    params: FaissParams,
+) -> Knobs:
+    """The cheapest (nprobe, k_factor) whose recall@10 reaches the target + MARGIN.
+
+    `queries` (float32 (q, dim)) are stored vectors, `own` their keys, `truth` their exact 10
+    nearest keys (themselves left out); `search(queries, k, knobs)` answers keys, best first."""
+    target = min(params.recall_target + MARGIN, 1.0)
+
+    def recall(nprobe: int, k_factor: float) -> float:
+        found = search(queries, K + 1, Knobs(nlist, nprobe, k_factor, 0.0, size))
+        hits = sum(
+            len(exact.intersection(_without(row, key)))
+            for row, key, exact in zip(found, own, truth, strict=True)
+        )
+        return hits / (K * max(len(truth), 1))
+
+    best: tuple[float, Knobs] | None = None
+    for k_factor in K_FACTORS:
+        nprobe = 1
+        while nprobe <= nlist and (got := recall(nprobe, k_factor)) < target:
+            nprobe *= 2
+        if nprobe > nlist:
+            continue
+        knobs = Knobs(nlist, nprobe, k_factor, got, size)
+        started = time.perf_counter()
+        for q in range(min(64, len(queries))):
+            search(queries[q : q + 1], K, knobs)
+        seconds = time.perf_counter() - started
+        if best is None or seconds < best[0]:
+            best = (seconds, knobs)
+    if best is None:  # even every list falls short (tiny or odd data): search them all
+        k_factor = K_FACTORS[-1]
+        return Knobs(nlist, nlist, k_factor, recall(nlist, k_factor), size)
+    return best[1]
+
+
+def calibrate_built(
+    shards: Sequence[faiss.Index],
+    parts: Sequence[np.ndarray],
+    nlist: int,
+    params: FaissParams,
+    rng: np.random.Generator,
+) -> Knobs:
+    """Calibrate freshly built shards (position i of shard s = row i of `parts[s]`)."""
+    total = sum(len(p) for p in parts)
+    picks = np.sort(rng.choice(total, size=min(params.calibration_queries, total), replace=False))
+    queries = _rows(parts, picks)
+    truth = _exact(parts, queries, picks)
+
+    def search(q: np.ndarray, k: int, knobs: Knobs) -> list[list[Hashable]]:
+        return _search(shards, q, k, knobs)  # type: ignore[return-value]
+
+    knobs = calibrate(search, queries, picks.tolist(), truth, nlist, total, params)
+    return dataclasses.replace(knobs, built=total)
+
+
+def recalibrate(
+    shards: Sequence[Shard],
+    search: Callable[[np.ndarray, int, Knobs], list[list[tuple[str, float]]]],
+    knobs: Knobs,
+    params: FaissParams,
+    rng: np.random.Generator,
+) -> Knobs:
+    """New settings for built, live shards: `calibration_queries` stored vectors (spread over
+    the shards by size) against their exact neighbours over the refine codes. Takes each shard's
+    read lock while it reads it; `search` is the sharded search with a knobs override."""
+    total = sum(len(shard) for shard in shards)
+    want = min(params.calibration_queries, total)
+    queries, own = [], []
+    for shard in shards:
+        with shard.lock.read():
+            entries = list(shard.object_of.items())
+            take = min(len(entries), round(want * len(entries) / max(total, 1)))
+            if take:
+                chosen = [entries[c] for c in rng.choice(len(entries), take, replace=False)]
+                queries.append(shard.index.reconstruct_batch(np.array([s for s, _ in chosen])))
+                own += [oid for _, oid in chosen]
+    matrix = np.ascontiguousarray(np.concatenate(queries), dtype=np.float32)
+    found: list[list[tuple[float, str]]] = [[] for _ in own]
+    for shard in shards:
+        with shard.lock.read():
+            refine = faiss.downcast_index(cast(faiss.IndexRefine, shard.index).refine_index)
+            if refine.ntotal == 0:
+                continue
+            params_ = faiss.SearchParameters()
+            if shard._excluded is not None:
+                params_.sel = shard._excluded
+            d, p = refine.search(matrix, min(K + 1, refine.ntotal), params=params_)
+            for row, (scores, positions) in enumerate(zip(d.tolist(), p.tolist(), strict=True)):
+                found[row] += [
+                    (score, shard.object_of[pos])
+                    for score, pos in zip(scores, positions, strict=True)
+                    if pos in shard.object_of
+                ]
+    truth: list[set[Hashable]] = [
+        set(_without([oid for _, oid in sorted(row, reverse=True)[: K + 1]], key))
+        for row, key in zip(found, own, strict=True)
+    ]
+
+    def keys(q: np.ndarray, k: int, candidate: Knobs) -> list[list[Hashable]]:
+        return [[oid for oid, _ in row] for row in search(q, k, candidate)]
+
+    new = calibrate(keys, matrix, own, truth, knobs.nlist, total, params)
+    return dataclasses.replace(new, built=knobs.built)
+
+
+def _search(
+    shards: Sequence[faiss.Index], queries: np.ndarray, k: int, knobs: Knobs
+) -> list[list[int]]:
+    """Global row numbers (parts concatenated in order) of the merged top-k."""
+    scores, ids, offset = [], [], 0
+    for index in shards:
+        if index.ntotal == 0:
+            continue
+        params = search_parameters("Auto", True, FaissParams(), None, knobs)
+        d, i = index.search(queries, min(k, index.ntotal), params=params)
+        scores.append(d)
+        ids.append(np.where(i >= 0, i + offset, -1))
+        offset += index.ntotal
+    d_all, i_all = np.hstack(scores), np.hstack(ids)
+    order = np.argsort(-d_all, axis=1)[:, :k]
+    return np.take_along_axis(i_all, order, axis=1).tolist()
+
+
+def _exact(
+    parts: Sequence[np.ndarray], queries: np.ndarray, picks: np.ndarray
+) -> list[set[Hashable]]:
+    """The exact top-10 global rows of each query, itself left out."""
+    scores, ids, offset = [], [], 0
+    for part in parts:
+        if len(part):
+            d, i = faiss.knn(
+                queries,
+                np.ascontiguousarray(part),
+                min(K + 1, len(part)),
+                faiss.METRIC_INNER_PRODUCT,
+            )
+            scores.append(d)
+            ids.append(i + offset)
+        offset += len(part)
+    d_all, i_all = np.hstack(scores), np.hstack(ids)
+    order = np.argsort(-d_all, axis=1)[:, : K + 1]
+    rows = np.take_along_axis(i_all, order, axis=1).tolist()
+    return [set(_without(row, q)) for row, q in zip(rows, picks.tolist(), strict=True)]
+
+
+def _without(row: list[Hashable], query: Hashable) -> list[Hashable]:
+    """The first 10 of a row of K + 1 neighbours, the query itself left out."""
+    return [g for g in row if g != query][:K]
+
+
+def _rows(parts: Sequence[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Rows (global numbers, sorted) of the parts concatenated, without concatenating them."""
+    out, offset, start = [], 0, 0
+    for part in parts:
+        end = int(np.searchsorted(rows, offset + len(part)))
+        if end > start:
+            out.append(part[rows[start:end] - offset])
+        start, offset = end, offset + len(part)
+    dim = parts[0].shape[1]
+    return np.ascontiguousarray(
+        np.concatenate(out) if out else np.empty((0, dim)), dtype=np.float32
+    )
