@@ -85,6 +85,11 @@ class EmbedderSettings(BaseModel):
     )
     batch_size: int = Field(32, ge=1)
     device: Device = "cpu"
+    reuse_vectors: bool = Field(
+        True,
+        description="embedded: the offline captioner's zero-shot tags reuse the vectors the "
+        "embedder computed for the same crops (core/embedding/memo.py)",
+    )
 
 
 class CaptionerSettings(BaseModel):

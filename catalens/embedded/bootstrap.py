@@ -24,6 +24,7 @@ from core.bus import InProcessBus, RetryPolicy
 from core.catalog.pg_open import open_pg
 from core.catalog.pg_server import EmbeddedPostgres
 from core.catalog.pg_store import PgStore
+from core.embedding.memo import MemoEmbedder
 from core.handoff import DecodedImages
 from core.index.faiss_params import params_from_settings
 from core.index.log_index import LogIndex
@@ -91,6 +92,8 @@ async def open_stack(
             the_embedder = (
                 embedder if embedder else await embed_runner.run(_load_embedder, settings)
             )
+            if settings.embedder.reuse_vectors:  # the captioner's tags reuse the crop vectors
+                the_embedder = MemoEmbedder(the_embedder)
             captioner_in_use = captioner or _load_captioner(settings, the_embedder)
             await rebuild_view(pg, view, the_embedder)
             streaming = settings.streaming
