@@ -121,8 +121,15 @@ def probed(stages: Stages) -> Iterator[None]:
 
 # name -> settings changes; the first is "today's" embedded ingest, the baseline of the ratios
 CONFIGS: dict[str, dict[str, Any]] = {
-    "before (no reuse)": {"embedder.reuse_vectors": False},
-    "captioner reuses crop vectors": {"embedder.reuse_vectors": True},
+    "before": {"embedder.reuse_vectors": False, "embedder.runtime": "torch"},
+    "+ captioner reuses crop vectors": {
+        "embedder.reuse_vectors": True,
+        "embedder.runtime": "torch",
+    },
+    "+ image tower on ONNX Runtime (default)": {
+        "embedder.reuse_vectors": True,
+        "embedder.runtime": "onnx",
+    },
 }
 
 

@@ -50,6 +50,12 @@ class DetectorSettings(BaseModel):
     imgsz: int = 640
     batch_size: int = Field(16, ge=1)
     device: Device = "cpu"
+    runtime: Literal["torch", "openvino"] = Field(
+        "openvino",
+        description=".pt weights on the CPU: openvino = exported once to OpenVINO (cached in "
+        "~/.cache/catalens/openvino) and run there; torch = ultralytics' PyTorch; other "
+        "formats and CUDA run as they are",
+    )
     max_side: int = Field(
         2048,
         ge=64,
@@ -85,6 +91,11 @@ class EmbedderSettings(BaseModel):
     )
     batch_size: int = Field(32, ge=1)
     device: Device = "cpu"
+    runtime: Literal["torch", "onnx"] = Field(
+        "onnx",
+        description="aligned image tower on the CPU: onnx = ONNX Runtime (exported once, cached "
+        "in ~/.cache/catalens/onnx), torch = eager PyTorch; CUDA always runs torch",
+    )
     reuse_vectors: bool = Field(
         True,
         description="embedded: the offline captioner's zero-shot tags reuse the vectors the "

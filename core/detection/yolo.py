@@ -40,6 +40,10 @@ class YoloDetector:
         """Load the weights `settings.model` names, check the classes, and warm up once."""
         weights = load_weights(settings.model, settings.fallback)
         path = weights.path
+        if settings.runtime == "openvino" and settings.device == "cpu" and path.suffix == ".pt":
+            from core.detection.openvino_export import openvino_model
+
+            path = openvino_model(path, weights.version, settings.imgsz)
         log.info("loading detector weights %s (%s %s)", path, weights.name, weights.version)
         with _quiet_ultralytics():
             try:

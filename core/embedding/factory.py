@@ -45,7 +45,9 @@ def build_embedder(settings: EmbedderSettings, data_dir: Path | None = None) -> 
         if settings.model.startswith(REGISTRY_SCHEME):
             return load_registered_aligned(settings)
         path = aligned_artifact(settings.model, data_dir)
-        return AlignedEmbedder.load(path, device=settings.device, batch_size=settings.batch_size)
+        return AlignedEmbedder.load(
+            path, device=settings.device, batch_size=settings.batch_size, runtime=settings.runtime
+        )
     raise ModelError(
         f"unknown embedder backend {settings.backend!r}; use 'aligned', 'open_clip' or 'hf_clip'"
     )
@@ -98,7 +100,9 @@ def load_registered_aligned(settings: EmbedderSettings) -> Embedder:
     spare = Path(settings.fallback).expanduser() if settings.fallback else None
     found = resolve_or_fallback(settings.model, default_cache_dir(), spare)
     path = found.path if isinstance(found, RegisteredModel) else found
-    embedder = AlignedEmbedder.load(path, device=settings.device, batch_size=settings.batch_size)
+    embedder = AlignedEmbedder.load(
+        path, device=settings.device, batch_size=settings.batch_size, runtime=settings.runtime
+    )
     if isinstance(found, RegisteredModel):
         stamp = version_stamp(found.version, embedder.identity.version)
         embedder.identity = replace(embedder.identity, version=stamp)

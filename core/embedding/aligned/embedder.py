@@ -35,7 +35,9 @@ class AlignedEmbedder(BatchedEmbedder):
         self._flip_average = flip_average
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", batch_size: int = 32) -> AlignedEmbedder:
+    def load(
+        cls, path: str | Path, device: str = "cpu", batch_size: int = 32, runtime: str = "torch"
+    ) -> AlignedEmbedder:
         """Load an artifact dir (or a root with a `latest` file); towers load once, here."""
         artifact = read_artifact(path)
         manifest = artifact.manifest
@@ -54,7 +56,7 @@ class AlignedEmbedder(BatchedEmbedder):
         return cls(
             identity,
             heads,
-            ImageTower(image_tower_spec(towers["image"]), device=device),
+            ImageTower(image_tower_spec(towers["image"]), device=device, runtime=runtime),
             TextTower(device=device),
             flip_average=bool(manifest["preprocessing"].get("flip_average", False)),
             batch_size=batch_size,
@@ -62,13 +64,11 @@ class AlignedEmbedder(BatchedEmbedder):
         )
 
     def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
-        views = [False, True] if self._flip_average else [False]
+        views = (False, True) if self._flip_average else (False,)
         with torch.inference_mode():
             outputs = [
-                self._heads.embed_images(
-                    torch.from_numpy(self._image_tower.features(images, flip=f)).to(self.device)
-                )
-                for f in views
+                self._heads.embed_images(torch.from_numpy(features).to(self.device))
+                for features in self._image_tower.views(images, views)
             ]
             return torch.stack(outputs).mean(0).float().cpu().numpy()
 

@@ -71,9 +71,12 @@ def square_pad(image: Image.Image, size: int) -> Image.Image:
 
 
 class ImageTower:
-    """Locked EfficientNet-Lite; `features` returns pooled (n, 1280) float32 features."""
+    """Locked EfficientNet-Lite; `features` returns pooled (n, 1280) float32 features.
 
-    def __init__(self, spec: ImageTowerSpec, device: str = "cpu") -> None:
+    `runtime` "onnx" runs the same network under ONNX Runtime on the CPU (`onnx_tower`); on a
+    CUDA device the torch network always runs."""
+
+    def __init__(self, spec: ImageTowerSpec, device: str = "cpu", runtime: str = "torch") -> None:
         import torch
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -92,6 +95,12 @@ class ImageTower:
         self._net = net.eval().to(device).to(memory_format=torch.channels_last)
         self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        self._onnx = None
+        if runtime == "onnx" and device == "cpu":
+            from core.embedding.aligned.onnx_tower import OnnxTower, exported
+
+            self._onnx = OnnxTower(exported(net, spec.name, spec.image_size))
+        self.runtime = "onnx" if self._onnx is not None else "torch"
 
     def _tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:
         size = self.spec.image_size
@@ -103,14 +112,21 @@ class ImageTower:
 
     def features(self, images: Sequence[Image.Image], flip: bool = False) -> np.ndarray:
         """Pooled features of `images`; `flip` mirrors them left-right first."""
+        return self.views(images, (flip,))[0]
+
+    def views(self, images: Sequence[Image.Image], flips: Sequence[bool]) -> list[np.ndarray]:
+        """Pooled (n, 1280) features per view (plain or mirrored), from one preprocessing and
+        one forward pass over all views together."""
         torch = self._torch
         with torch.inference_mode():
-            batch = self._tensor(images).to(self.device)
-            if flip:
-                batch = torch.flip(batch, dims=[3])
-            maps = self._net.extract_features(batch)
-            pooled = maps.mean(dim=(2, 3))
-        return pooled.float().cpu().numpy()
+            batch = self._tensor(images)
+            stacked = torch.cat([torch.flip(batch, dims=[3]) if f else batch for f in flips])
+            if self._onnx is not None:
+                pooled = self._onnx.run(stacked.contiguous().numpy())
+            else:
+                maps = self._net.extract_features(stacked.to(self.device))
+                pooled = maps.mean(dim=(2, 3)).float().cpu().numpy()
+        return list(np.split(pooled, len(flips)))
 
 
 class TextTower:
