@@ -178,11 +178,15 @@ class PgStore(VectorReads, Repairs):
         )
 
     async def delete_image(
-        self, image_id: str | None, also: Sequence[str] = (), uri: str | None = None
+        self,
+        image_id: str | None,
+        also: Sequence[str] = (),
+        uri: str | None = None,
+        keep: str | None = None,
     ) -> list[str]:
         """Remove the image, its objects, captions and vectors; the vectors of the objects in
-        `also` and of every image stored at `uri` too (by the vector rows' own image columns:
-        the rows from `objects.detected` may be gone first). Returns the object ids."""
+        `also` and of every image stored at `uri` but `keep` too (by the vector rows' own image
+        columns: the rows from `objects.detected` may be gone first). Returns the object ids."""
         async with self._pool.acquire() as conn, conn.transaction():
             ids = [
                 r["object_id"]
@@ -195,10 +199,11 @@ class PgStore(VectorReads, Repairs):
             for table in await conn.fetch("SELECT table_name FROM vector_models"):
                 await conn.execute(
                     f"DELETE FROM {table['table_name']} WHERE object_id = ANY($1::text[])"
-                    " OR image_id = $2 OR image_uri = $3",
+                    " OR image_id = $2 OR (image_uri = $3 AND image_id IS DISTINCT FROM $4)",
                     ids,
                     image_id,
                     uri,
+                    keep,
                 )
             await conn.execute("DELETE FROM images WHERE image_id = $1", image_id)
         return ids

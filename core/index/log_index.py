@@ -8,8 +8,9 @@ vectors and its tombstones share a partition, hence a shard: a shard and its off
 snapshotted and restored on their own (`partition_snapshot`), and replaying the tail of a
 partition from a snapshot's offset ends in the same state as replaying it from offset 0.
 
-To answer a tombstone that names only an image (or only the uri, for a bucket delete), each
-partition keeps which objects belong to which image and which images live at which uri.
+To answer a tombstone that names only an image (or only the uri, for a bucket delete; or the
+uri and the version that now lives there, for an overwrite), each partition keeps which objects
+belong to which image and which images live at which uri.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class LogIndex:
         image_ids = {message.image_id} if message.image_id is not None else set()
         if message.image_uri is not None:
             image_ids |= maps.images_at_uri.get(str(message.image_uri), set())
+        if message.superseded_by is not None:  # an overwrite keeps the version it names
+            image_ids.discard(message.superseded_by)
         if message.object_ids is not None:
             ids = set(message.object_ids)
             for image_id in image_ids:

@@ -3,7 +3,8 @@
 - `objects.detected` → image + object rows (visible as soon as a vector arrives)
 - `objects.captioned` → caption and attributes merged into the object's record
 - `objects.embedded` → vectors upserted into pgvector
-- `ObjectsDeleted` (on either topic) → rows and vectors removed
+- `ObjectsDeleted` (on either topic) → rows and vectors removed (an overwrite's keeps the
+  version that replaced them)
 - the FAISS view: `handle_view` applies `objects.embedded` to a `LogIndex`, the one FAISS
   writer of both runtimes (on Kafka a `LogFollower` applies the topic by offset; in-process the
   bus is a one-partition log whose offsets `LogView` counts)
@@ -105,12 +106,16 @@ async def handle_embedded(
 
 
 async def _delete(message: ObjectsDeleted, ports: IndexerPorts) -> None:
+    """A bucket delete names only the key: every version stored there goes. An overwrite
+    (`superseded_by`) keeps the one version the key now holds: its rows and vectors stay."""
+    keep = message.superseded_by
     if message.image_id is not None:
         image_ids = [message.image_id]
-    else:  # a bucket delete names only the object: every stored version at that uri goes
-        image_ids = await ports.pg.image_ids_by_uri(str(message.image_uri))
+    else:
+        found = await ports.pg.image_ids_by_uri(str(message.image_uri))
+        image_ids = [image_id for image_id in found if image_id != keep]
     named = list(message.object_ids or ())
     uri = str(message.image_uri) if message.image_uri else None
     targets: list[str | None] = [*image_ids] or ([None] if named or uri else [])
     for image_id in targets:
-        await ports.pg.delete_image(image_id, also=named, uri=uri)
+        await ports.pg.delete_image(image_id, also=named, uri=uri, keep=keep)
