@@ -3,8 +3,9 @@
 - `objects.detected` → image + object rows (visible as soon as a vector arrives)
 - `objects.captioned` → caption and attributes merged into the object's record
 - `objects.embedded` → vectors upserted into pgvector
-- `ObjectsDeleted` (on either topic) → rows and vectors removed (an overwrite's keeps the
-  version that replaced them)
+- `ObjectsDeleted` (on either topic) → each route removes what it wrote: `objects.detected`
+  the image, object and caption rows, the embeddings topic the vectors (an overwrite's keeps
+  the version that replaced them; `core.catalog.pg_deletes` says why routes never cross)
 - the FAISS view: `handle_view` applies `objects.embedded` to a `LogIndex`, the one FAISS
   writer of both runtimes (on Kafka a `LogFollower` applies the topic by offset; in-process the
   bus is a one-partition log whose offsets `LogView` counts)
@@ -58,7 +59,7 @@ async def handle_detected(
 ) -> Outcome:
     for message in messages:
         if isinstance(message, ObjectsDeleted):
-            await _delete(message, ports)
+            await _delete_rows(message, ports)
             continue
         detector = f"{message.detector.name}@{message.detector.version}"
         records = [
@@ -91,7 +92,7 @@ async def handle_embedded(
 ) -> Outcome:
     for message in messages:
         if isinstance(message, ObjectsDeleted):
-            await _delete(message, ports)
+            await _delete_vectors(message, ports)
             continue
         key = model_key(message)
         for modality in ("image", "caption"):
@@ -105,17 +106,21 @@ async def handle_embedded(
     return Outcome()
 
 
-async def _delete(message: ObjectsDeleted, ports: IndexerPorts) -> None:
-    """A bucket delete names only the key: every version stored there goes. An overwrite
-    (`superseded_by`) keeps the one version the key now holds: its rows and vectors stay."""
-    keep = message.superseded_by
+async def _delete_rows(message: ObjectsDeleted, ports: IndexerPorts) -> None:
+    """The rows' route: the image named, or every image whose rows are at the uri (a bucket
+    delete names only the key) but the one an overwrite keeps."""
     if message.image_id is not None:
         image_ids = [message.image_id]
     else:
         found = await ports.pg.image_ids_by_uri(str(message.image_uri))
-        image_ids = [image_id for image_id in found if image_id != keep]
-    named = list(message.object_ids or ())
+        image_ids = [image_id for image_id in found if image_id != message.superseded_by]
+    for image_id in image_ids:
+        await ports.pg.delete_rows(image_id, also=message.object_ids or ())
+
+
+async def _delete_vectors(message: ObjectsDeleted, ports: IndexerPorts) -> None:
+    """The vectors' route: by the vector rows' own image columns, in this topic's order."""
     uri = str(message.image_uri) if message.image_uri else None
-    targets: list[str | None] = [*image_ids] or ([None] if named or uri else [])
-    for image_id in targets:
-        await ports.pg.delete_image(image_id, also=named, uri=uri, keep=keep)
+    await ports.pg.delete_vectors(
+        message.image_id, message.object_ids or (), uri, keep=message.superseded_by
+    )

@@ -137,3 +137,31 @@ async def test_an_overwrite_leaves_only_the_new_version_at_the_key_on_both_route
     await handle_detected([gone], ports)
     await handle_vectors([gone], ports)
     assert await held(ports, fresh_pg_dsn) == {key: [] for key in only_new}
+
+
+async def test_a_lagging_route_never_removes_a_version_newer_than_its_tombstone(
+    ports: IndexerPorts, fresh_pg_dsn: str
+) -> None:
+    """Three versions in quick succession, then a delete and a fourth: the rows' route has read
+    all of `objects.detected` before the vectors' route reads its first tombstone. Each route
+    resolves a key against what it wrote itself, so only the last version is left."""
+    versions = [version(name, n) for name, n in (("a", 1), ("b", 2), ("c", 1), ("d", 2))]
+    detected: list[ObjectsDetected | ObjectsDeleted] = []
+    embedded: list[ObjectsEmbedded | ObjectsDeleted] = []
+    for i, (rows, vectors) in enumerate(versions):
+        if i == 3:
+            gone = ObjectsDeleted(producer="t", image_uri=URI)  # the key removed, then put again
+            detected.append(gone)
+            embedded.append(gone)
+        overwrite = ObjectsDeleted(producer="t", image_uri=URI, superseded_by=rows.image_id)
+        detected += [overwrite, rows]
+        embedded += [overwrite, vectors]
+    await handle_detected(detected, ports)
+    await handle_vectors(embedded, ports)
+    assert await held(ports, fresh_pg_dsn) == {
+        "images": ["d"],
+        "objects": ["d-0", "d-1"],
+        "captions": [],
+        "image vectors": ["d-0", "d-1"],
+        "caption vectors": ["d-0", "d-1"],
+    }

@@ -216,33 +216,36 @@ def test_the_faiss_view_keeps_only_the_version_an_overwrite_names() -> None:
     assert _live(log) == {"other-1"} and URI not in log.maps[0].images_at_uri
 
 
-# -- the indexer's decision: which images at the key go ----------------------------------------
+# -- the indexer's decision: which versions at the key go, on each route -----------------------
 class _RecordingPg:
     def __init__(self, at_uri: list[str]) -> None:
-        self.at_uri, self.deleted = at_uri, []  # type: ignore[var-annotated]
+        self.at_uri, self.calls = at_uri, []  # type: ignore[var-annotated]
 
     async def image_ids_by_uri(self, uri: str) -> list[str]:
+        self.calls.append(("rows at", uri))
         return list(self.at_uri)
 
-    async def delete_image(
-        self,
-        image_id: str | None,
-        also: Sequence[str] = (),
-        uri: str | None = None,
-        keep: Any = None,
-    ) -> list[str]:
-        self.deleted.append((image_id, uri, keep))
+    async def delete_rows(self, image_id: str, also: Sequence[str] = ()) -> list[str]:
+        self.calls.append(("rows", image_id))
         return []
 
+    async def delete_vectors(self, image_id: Any, object_ids: Any, uri: Any, keep: Any) -> None:
+        self.calls.append(("vectors", image_id, uri, keep))
 
-@pytest.mark.parametrize("handle", [handle_detected, handle_embedded])
-async def test_the_indexer_removes_every_other_version_at_the_key_and_keeps_the_new_one(
-    handle: Any,
-) -> None:
+
+OVERWRITE = ObjectsDeleted(producer="t", image_uri=URI, superseded_by="new")
+
+
+async def test_the_rows_route_removes_every_other_version_whose_rows_are_at_the_key() -> None:
     pg = _RecordingPg(["old", "older", "new"])
-    tombstone = ObjectsDeleted(producer="t", image_uri=URI, superseded_by="new")
-    await handle([tombstone], IndexerPorts(pg))  # type: ignore[arg-type]
-    assert pg.deleted == [("old", URI, "new"), ("older", URI, "new")]
-    alone = _RecordingPg(["new"])  # the same bytes again, or rows already gone: vectors only
-    await handle([tombstone], IndexerPorts(alone))  # type: ignore[arg-type]
-    assert alone.deleted == [(None, URI, "new")]
+    await handle_detected([OVERWRITE], IndexerPorts(pg))  # type: ignore[arg-type]
+    assert pg.calls == [("rows at", URI), ("rows", "old"), ("rows", "older")]
+    again = _RecordingPg(["new"])  # the same bytes uploaded again: nothing goes
+    await handle_detected([OVERWRITE], IndexerPorts(again))  # type: ignore[arg-type]
+    assert again.calls == [("rows at", URI)]
+
+
+async def test_the_vectors_route_removes_by_its_own_rows_at_the_key_and_keeps_the_new_one() -> None:
+    pg = _RecordingPg(["newer"])  # what the rows' route, ahead of this one, already wrote
+    await handle_embedded([OVERWRITE], IndexerPorts(pg))  # type: ignore[arg-type]
+    assert pg.calls == [("vectors", None, URI, "new")]  # never the rows' table
