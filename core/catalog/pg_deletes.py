@@ -39,19 +39,47 @@ class Deletes:
         object_ids: Sequence[str] = (),
         uri: str | None = None,
         keep: str | None = None,
-    ) -> None:
+    ) -> set[str]:
         """Remove the vectors of the image, of `object_ids`, and of every image stored at `uri`
-        but `keep` (by the vector rows' own image columns), from every model's table."""
+        but `keep` (by the vector rows' own image columns), from every model's table; the ids
+        of the images whose vectors went."""
+        gone: set[str] = set()
         async with self._pool.acquire() as conn, conn.transaction():
             for table in await conn.fetch("SELECT table_name FROM vector_models"):
-                await conn.execute(
+                rows = await conn.fetch(
                     f"DELETE FROM {table['table_name']} WHERE object_id = ANY($1::text[])"
-                    " OR image_id = $2 OR (image_uri = $3 AND image_id IS DISTINCT FROM $4)",
+                    " OR image_id = $2 OR (image_uri = $3 AND image_id IS DISTINCT FROM $4)"
+                    " RETURNING image_id",
                     list(object_ids),
                     image_id,
                     uri,
                     keep,
                 )
+                gone.update(r["image_id"] for r in rows if r["image_id"] is not None)
+        return gone
+
+    async def mark_removed(self, route: str, image_ids: Sequence[str], keep: str | None) -> None:
+        """Note that a tombstone on `route` removed these images (and that `keep` stays)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "INSERT INTO removed_images (route, image_id) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING",
+                [(route, image_id) for image_id in image_ids],
+            )
+            if keep is not None:
+                await self.unmark_removed(route, keep, conn)
+
+    async def unmark_removed(
+        self, route: str, image_id: str, conn: asyncpg.Connection | None = None
+    ) -> bool:
+        """Forget that the image was removed on `route`; whether it was."""
+        sql = "DELETE FROM removed_images WHERE route = $1 AND image_id = $2"
+        status = await (conn or self._pool).execute(sql, route, image_id)
+        return bool(status != "DELETE 0")
+
+    async def is_removed(self, route: str, image_id: str) -> bool:
+        sql = "SELECT 1 FROM removed_images WHERE route = $1 AND image_id = $2"
+        return await self._pool.fetchval(sql, route, image_id) is not None
 
     async def image_ids_by_uri(self, uri: str) -> list[str]:
         """Ids of the images whose rows say they are stored at `uri`."""

@@ -165,3 +165,33 @@ async def test_a_lagging_route_never_removes_a_version_newer_than_its_tombstone(
         "image vectors": ["d-0", "d-1"],
         "caption vectors": ["d-0", "d-1"],
     }
+
+
+def only(message: ObjectsEmbedded, modality: str) -> ObjectsEmbedded:
+    vectors = [v for v in message.vectors if v.modality == modality]
+    return message.model_copy(update={"vectors": vectors})
+
+
+async def test_captions_of_a_replaced_version_that_arrive_after_its_tombstone_are_dropped(
+    ports: IndexerPorts, fresh_pg_dsn: str
+) -> None:
+    """Captions take the longer path (captioner, then embedder): the old version's may reach
+    the indexer after the overwrite's tombstone. They are late and are dropped; the same old
+    bytes stored again bring the version back, captions and all."""
+    old_detected, old_vectors = version("old", 1)
+    new_detected, new_vectors = version("new", 1)
+    overwrite = ObjectsDeleted(producer="t", image_uri=URI, superseded_by="new")
+    await handle_detected([old_detected, overwrite, new_detected], ports)
+    await handle_vectors([only(old_vectors, "image"), overwrite, new_vectors], ports)
+    await handle_captioned([captioned("old", "old-0"), captioned("new", "new-0")], ports)
+    await handle_vectors([only(old_vectors, "caption")], ports)
+    only_new = ["new"], ["new-0"], ["new-0"], ["new-0"], ["new-0"]
+    assert tuple((await held(ports, fresh_pg_dsn)).values()) == only_new
+
+    back = ObjectsDeleted(producer="t", image_uri=URI, superseded_by="old")
+    await handle_detected([back, old_detected], ports)
+    await handle_vectors([back, only(old_vectors, "image")], ports)
+    await handle_captioned([captioned("old", "old-0")], ports)
+    await handle_vectors([only(old_vectors, "caption")], ports)
+    only_old = ["old"], ["old-0"], ["old-0"], ["old-0"], ["old-0"]
+    assert tuple((await held(ports, fresh_pg_dsn)).values()) == only_old

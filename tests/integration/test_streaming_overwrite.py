@@ -1,13 +1,15 @@
 """Overwriting a bucket key on the real stack (MinIO → Kafka → detector, captioner, embedder →
 indexer → the query service): the key holds one version at a time. New bytes at a key replace
 the old version's image, objects, captions and vectors in Postgres, pgvector and FAISS; the
-same bytes again change nothing; removing the key removes what it holds."""
+same bytes again change nothing; removing the key removes what it holds; and a version replaced
+before its captions are made leaves nothing behind either."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,10 @@ from litestar.testing import AsyncTestClient
 
 from infra.minio_events import minio_client
 from infra.stack import Endpoints
-from schemas import image_id_from_object
+from schemas import OBJECTS_DETECTED, ObjectsDetected, decode, image_id_from_object
 from services.query.app import create_app
 from services.query.streaming import streaming_catalog
-from tests.integration.test_streaming import _all_running, _until, stack_settings
+from tests.integration.test_streaming import _all_running, _Tail, _until, stack_settings
 from tests.integration.test_streaming_query import pipeline
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
@@ -45,11 +47,12 @@ async def test_new_bytes_at_a_key_replace_the_old_version_everywhere_and_a_delet
     embedder, services = pipeline(settings, yolo_detector, aligned_model_dir, captions=True)
     app = create_app(lambda: streaming_catalog(settings), settings.query)
     s3 = minio_client(settings.minio)
-    bucket, key = real_stack.bucket, f"overwrite-test/{uuid.uuid4().hex[:8]}/photo.jpg"
+    bucket, prefix = real_stack.bucket, f"overwrite-test/{uuid.uuid4().hex[:8]}"
+    key = f"{prefix}/photo.jpg"
     old, new = _asset("bus.jpg"), _asset("zidane.jpg")
     pg = await asyncpg.connect(settings.postgres.dsn.get_secret_value())
 
-    async def put(data: bytes) -> str:
+    async def put(data: bytes, key: str = key) -> str:
         done = await asyncio.to_thread(
             s3.put_object, bucket, key, io.BytesIO(data), len(data), content_type="image/jpeg"
         )
@@ -84,8 +87,25 @@ async def test_new_bytes_at_a_key_replace_the_old_version_everywhere_and_a_delet
             await asyncio.to_thread(s3.remove_object, bucket, key)
             await _until(lambda: state.traces(new_id, new_objects), 0, timeout_s=120)
             assert (await client.get(f"/api/images/{new_id}")).status_code == 404
+
+            # overwritten at once, while the first version's captions are still being made
+            quick = f"{prefix}/quick.jpg"
+            async with _Tail(real_stack, OBJECTS_DETECTED) as tail:
+                first_id, second_id = await put(old, quick), await put(new, quick)
+                value, _ = await tail.first(OBJECTS_DETECTED, _detections_of(first_id))
+            first_objects = {o.object_id for o in decode(value, ObjectsDetected).objects}
+            assert await state.until_complete(second_id)
+            await _until(lambda: state.traces(first_id, first_objects), 0, timeout_s=120)
     finally:
         await pg.close()
+
+
+def _detections_of(image_id: str) -> Callable[[bytes, dict[str, str]], bool]:
+    def match(value: bytes, headers: dict[str, str]) -> bool:
+        message = decode(value)
+        return isinstance(message, ObjectsDetected) and message.image_id == image_id
+
+    return match
 
 
 class _State:
