@@ -190,21 +190,38 @@ class ObjectsEmbedded(Envelope):
 class ObjectsDeleted(Envelope):
     """Tombstone for the indexer: remove objects of an image from every index.
 
-    The detector turns an ImageDeleted into this on `objects.detected`; the embedder forwards
-    it unchanged to `objects.embedded`, so per image it stays behind that image's vectors.
+    The detector turns an ImageDeleted into this on `objects.detected`, and emits one with
+    `superseded_by` ahead of every new version of a bucket key (an overwrite); the embedder
+    forwards it unchanged to `objects.embedded`, so per image it stays behind that image's
+    vectors.
     """
 
     type: Literal["objects.deleted"] = "objects.deleted"
+    schema_version: str = Field(
+        default="1.1", pattern=VERSION_PATTERN, description="1.1 adds `superseded_by`"
+    )
     image_id: Id | None = Field(default=None, description="image whose objects go, when known")
     image_uri: Uri | None = Field(default=None, description="stored image whose objects go")
     object_ids: list[Id] | None = Field(
         default=None, description="only these objects; null removes every object of the image"
+    )
+    superseded_by: Id | None = Field(
+        default=None,
+        description="an overwrite: `image_uri` now holds this image, so every other version "
+        "stored there goes and this one stays (a 1.0 reader removes them all; the new "
+        "version's own messages follow)",
     )
 
     @model_validator(mode="after")
     def _names_the_image(self) -> ObjectsDeleted:
         if self.image_id is None and self.image_uri is None:
             raise PydanticCustomError("deleted_what", "give image_id or image_uri")
+        if self.superseded_by is not None and (
+            self.image_uri is None or self.image_id is not None or self.object_ids is not None
+        ):
+            raise PydanticCustomError(
+                "superseded_what", "superseded_by goes with image_uri alone (no image or objects)"
+            )
         return self
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
+from core.catalog.pg_deletes import Deletes
 from core.catalog.pg_migrate import connect_when_ready, migrate
 from core.catalog.pg_repairs import Repairs
 from core.catalog.pg_search import fulltext_sql, search_sql
@@ -27,7 +28,7 @@ from core.domain import l2_normalise
 MAX_EF_SEARCH = 1000
 
 
-class PgStore(VectorReads, Repairs):
+class PgStore(VectorReads, Repairs, Deletes):
     def __init__(self, pool: asyncpg.Pool, ef_search: int = 100) -> None:
         self._pool = pool
         self._ef_search = ef_search
@@ -177,32 +178,6 @@ class PgStore(VectorReads, Repairs):
             rows,
         )
 
-    async def delete_image(
-        self, image_id: str | None, also: Sequence[str] = (), uri: str | None = None
-    ) -> list[str]:
-        """Remove the image, its objects, captions and vectors; the vectors of the objects in
-        `also` and of every image stored at `uri` too (by the vector rows' own image columns:
-        the rows from `objects.detected` may be gone first). Returns the object ids."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            ids = [
-                r["object_id"]
-                for r in await conn.fetch(
-                    "DELETE FROM objects WHERE image_id = $1 RETURNING object_id", image_id
-                )
-            ]
-            ids = list(dict.fromkeys([*ids, *also]))
-            await conn.execute("DELETE FROM captions WHERE object_id = ANY($1::text[])", ids)
-            for table in await conn.fetch("SELECT table_name FROM vector_models"):
-                await conn.execute(
-                    f"DELETE FROM {table['table_name']} WHERE object_id = ANY($1::text[])"
-                    " OR image_id = $2 OR image_uri = $3",
-                    ids,
-                    image_id,
-                    uri,
-                )
-            await conn.execute("DELETE FROM images WHERE image_id = $1", image_id)
-        return ids
-
     # -- reads ----------------------------------------------------------------------------------
     async def search(
         self,
@@ -294,11 +269,6 @@ class PgStore(VectorReads, Repairs):
     async def image_exists(self, image_id: str) -> bool:
         found = await self._pool.fetchval("SELECT 1 FROM images WHERE image_id = $1", image_id)
         return found is not None
-
-    async def image_ids_by_uri(self, uri: str) -> list[str]:
-        """Ids of the stored images at `uri` (a delete from a bucket names only its key)."""
-        rows = await self._pool.fetch("SELECT image_id FROM images WHERE uri = $1", uri)
-        return [r["image_id"] for r in rows]
 
     async def ping(self) -> bool:
         try:

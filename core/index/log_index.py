@@ -8,8 +8,9 @@ vectors and its tombstones share a partition, hence a shard: a shard and its off
 snapshotted and restored on their own (`partition_snapshot`), and replaying the tail of a
 partition from a snapshot's offset ends in the same state as replaying it from offset 0.
 
-To answer a tombstone that names only an image (or only the uri, for a bucket delete), each
-partition keeps which objects belong to which image and which images live at which uri.
+To answer a tombstone that names only an image (or only the uri, for a bucket delete; or the
+uri and the version that now lives there, for an overwrite), each partition keeps which objects
+belong to which image and which images live at which uri.
 """
 
 from __future__ import annotations
@@ -30,13 +31,23 @@ Record = tuple[int, int, "ObjectsEmbedded | ObjectsDeleted | None"]
 OnError = Callable[[int, int, Exception], None]
 
 
+def is_late(message: ObjectsEmbedded, removed: bool) -> bool:
+    """Whether vectors of an image a tombstone has removed are late enrichment, to be dropped:
+    caption vectors travel a longer path (captioner, embedder) than the tombstone, which
+    follows the image vectors on the detections' path. Image vectors after it are a new
+    detection of that id (the same bytes stored again) and bring it back."""
+    return removed and all(v.modality != "image" for v in message.vectors)
+
+
 @dataclass
 class PartitionMaps:
-    """Per partition: image id → its object ids, uri → image ids stored there (and back)."""
+    """Per partition: image id → its object ids, uri → image ids stored there (and back), and
+    the images tombstones removed (whose late caption vectors `is_late` drops)."""
 
     objects_of_image: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     images_at_uri: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     uri_of_image: dict[str, str] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
 
     def place(self, image_id: str, uri: str) -> None:
         self.images_at_uri[uri].add(image_id)
@@ -90,8 +101,11 @@ class LogIndex:
                 continue
             try:
                 if isinstance(message, ObjectsEmbedded):
-                    batch.add(partition, message)
-                    self._remember(partition, message)
+                    removed = self.maps[partition].removed
+                    if not is_late(message, message.image_id in removed):
+                        removed.discard(message.image_id)
+                        batch.add(partition, message)
+                        self._remember(partition, message)
                 elif isinstance(message, ObjectsDeleted):
                     batch.flush(partition)
                     self._delete(partition, message)
@@ -114,6 +128,11 @@ class LogIndex:
         image_ids = {message.image_id} if message.image_id is not None else set()
         if message.image_uri is not None:
             image_ids |= maps.images_at_uri.get(str(message.image_uri), set())
+        if message.superseded_by is not None:  # an overwrite keeps the version it names
+            image_ids.discard(message.superseded_by)
+            maps.removed.discard(message.superseded_by)
+        if message.object_ids is None:
+            maps.removed |= image_ids
         if message.object_ids is not None:
             ids = set(message.object_ids)
             for image_id in image_ids:

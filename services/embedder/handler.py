@@ -48,9 +48,10 @@ async def handle_detected(
     owners: list[tuple[ObjectsDetected, str]] = []
     images: list[Image.Image] = []
     for message in messages:
-        if isinstance(message, ObjectsDeleted):  # behind every vector of the batch before it
-            await _flush(outcome, owners, images, ports)
-            owners, images = [], []
+        if isinstance(message, ObjectsDeleted):
+            if any(_concerns(message, owner) for owner, _ in owners):  # behind its image's
+                await _flush(outcome, owners, images, ports)  # vectors; the others stay in
+                owners, images = [], []  # the batch (a tombstone leads every S3 upload)
             outcome.emit(ports.topic, message)
             continue
         try:
@@ -64,6 +65,13 @@ async def handle_detected(
             outcome.reject(message, _as_error(exc, message))
     await _flush(outcome, owners, images, ports)
     return outcome
+
+
+def _concerns(tombstone: ObjectsDeleted, message: ObjectsDetected) -> bool:
+    """Whether the tombstone may remove the message's vectors (same image or same key)."""
+    return message.image_id == tombstone.image_id or (
+        tombstone.image_uri is not None and message.image_uri == tombstone.image_uri
+    )
 
 
 async def _flush(

@@ -3,7 +3,11 @@
 - `objects.detected` → image + object rows (visible as soon as a vector arrives)
 - `objects.captioned` → caption and attributes merged into the object's record
 - `objects.embedded` → vectors upserted into pgvector
-- `ObjectsDeleted` (on either topic) → rows and vectors removed
+- `ObjectsDeleted` (on either topic) → each route removes what it wrote: `objects.detected`
+  the image, object and caption rows, the embeddings topic the vectors (an overwrite's keeps
+  the version that replaced them; `core.catalog.pg_deletes` says why routes never cross), and
+  notes the images it removed, so their captions and caption vectors that arrive late (their
+  path is longer than the tombstone's) are dropped, the rule `LogIndex` keeps for FAISS
 - the FAISS view: `handle_view` applies `objects.embedded` to a `LogIndex`, the one FAISS
   writer of both runtimes (on Kafka a `LogFollower` applies the topic by offset; in-process the
   bus is a one-partition log whose offsets `LogView` counts)
@@ -18,10 +22,12 @@ import numpy as np
 
 from core.catalog.pg_store import PgStore
 from core.catalog.pg_views import ObjectRecord
-from core.index.log_index import LogIndex
+from core.index.log_index import LogIndex, is_late
 from core.routes import Outcome
 from core.wire import identity_of
 from schemas import ObjectsCaptioned, ObjectsDeleted, ObjectsDetected, ObjectsEmbedded
+
+ROWS, VECTORS = "rows", "vectors"  # whose record of removed images a route keeps and reads
 
 
 @dataclass
@@ -57,8 +63,9 @@ async def handle_detected(
 ) -> Outcome:
     for message in messages:
         if isinstance(message, ObjectsDeleted):
-            await _delete(message, ports)
+            await _delete_rows(message, ports)
             continue
+        await ports.pg.unmark_removed(ROWS, message.image_id)  # stored (again): not removed
         detector = f"{message.detector.name}@{message.detector.version}"
         records = [
             ObjectRecord(o.object_id, o.kind, o.label, o.score, o.box, o.crop_uri, detector)
@@ -78,6 +85,8 @@ async def handle_detected(
 
 async def handle_captioned(messages: Sequence[ObjectsCaptioned], ports: IndexerPorts) -> Outcome:
     for message in messages:
+        if await ports.pg.is_removed(ROWS, message.image_id):
+            continue  # late: a tombstone removed its image while it was being captioned
         attributes = message.attributes.model_dump(exclude_none=True)
         await ports.pg.merge_caption(
             message.object_id, message.caption, attributes, message.captioner
@@ -90,8 +99,13 @@ async def handle_embedded(
 ) -> Outcome:
     for message in messages:
         if isinstance(message, ObjectsDeleted):
-            await _delete(message, ports)
+            await _delete_vectors(message, ports)
             continue
+        removed = await ports.pg.is_removed(VECTORS, message.image_id)
+        if is_late(message, removed):
+            continue
+        if removed:
+            await ports.pg.unmark_removed(VECTORS, message.image_id)
         key = model_key(message)
         for modality in ("image", "caption"):
             items = [v for v in message.vectors if v.modality == modality]
@@ -104,13 +118,24 @@ async def handle_embedded(
     return Outcome()
 
 
-async def _delete(message: ObjectsDeleted, ports: IndexerPorts) -> None:
+async def _delete_rows(message: ObjectsDeleted, ports: IndexerPorts) -> None:
+    """The rows' route: the image named, or every image whose rows are at the uri (a bucket
+    delete names only the key) but the one an overwrite keeps."""
     if message.image_id is not None:
         image_ids = [message.image_id]
-    else:  # a bucket delete names only the object: every stored version at that uri goes
-        image_ids = await ports.pg.image_ids_by_uri(str(message.image_uri))
-    named = list(message.object_ids or ())
-    uri = str(message.image_uri) if message.image_uri else None
-    targets: list[str | None] = [*image_ids] or ([None] if named or uri else [])
-    for image_id in targets:
-        await ports.pg.delete_image(image_id, also=named, uri=uri)
+    else:
+        found = await ports.pg.image_ids_by_uri(str(message.image_uri))
+        image_ids = [image_id for image_id in found if image_id != message.superseded_by]
+    for image_id in image_ids:
+        await ports.pg.delete_rows(image_id, also=message.object_ids or ())
+    if message.object_ids is None:
+        await ports.pg.mark_removed(ROWS, image_ids, keep=message.superseded_by)
+
+
+async def _delete_vectors(message: ObjectsDeleted, ports: IndexerPorts) -> None:
+    """The vectors' route: by the vector rows' own image columns, in this topic's order."""
+    uri, keep = (str(message.image_uri) if message.image_uri else None), message.superseded_by
+    gone = await ports.pg.delete_vectors(message.image_id, message.object_ids or (), uri, keep)
+    if message.object_ids is None:
+        named = {message.image_id} if message.image_id is not None else set()
+        await ports.pg.mark_removed(VECTORS, sorted((gone | named) - {keep}), keep)

@@ -54,23 +54,35 @@ def unique_jpeg(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-async def test_uploaded_images_are_searchable_through_the_query_api_and_a_removed_one_is_gone(
-    real_stack: Endpoints, stack_settings: Any, yolo_detector: Any, aligned_model_dir: Path
-) -> None:
+def pipeline(
+    settings: Any, detector: Any, model_dir: Path, *, captions: bool = False
+) -> tuple[Any, list[Any]]:
+    """The committed aligned embedder and the pipeline's services (detector, captioner when
+    `captions`, embedder, indexer), writing vectors to a log of this test's own."""
     from core.embedding.aligned import AlignedEmbedder
+    from services.captioner.app import create_app as captioner_app
     from services.detector.app import create_app as detector_app
     from services.embedder.app import create_app as embedder_app
     from services.indexer.app import create_app as indexer_app
 
-    settings = stack_settings
-    settings.embedder.backend, settings.embedder.model = "aligned", str(aligned_model_dir)
-    settings.streaming.embedded_topic = f"objects.embedded.t{uuid.uuid4().hex[:8]}"  # its own log
-    embedder = AlignedEmbedder.load(aligned_model_dir)
+    settings.embedder.backend, settings.embedder.model = "aligned", str(model_dir)
+    settings.streaming.embedded_topic = f"objects.embedded.t{uuid.uuid4().hex[:8]}"
+    embedder = AlignedEmbedder.load(model_dir)
+    captioner = [captioner_app(settings, embedder=embedder)] if captions else []
     services = [
-        detector_app(settings, yolo_detector),
+        detector_app(settings, detector),
+        *captioner,
         embedder_app(settings, embedder),
         indexer_app(settings),
     ]
+    return embedder, services
+
+
+async def test_uploaded_images_are_searchable_through_the_query_api_and_a_removed_one_is_gone(
+    real_stack: Endpoints, stack_settings: Any, yolo_detector: Any, aligned_model_dir: Path
+) -> None:
+    settings = stack_settings
+    embedder, services = pipeline(settings, yolo_detector, aligned_model_dir)
     app = create_app(lambda: streaming_catalog(settings), settings.query)
     s3 = minio_client(settings.minio)
     bucket, prefix = real_stack.bucket, f"query-test/{uuid.uuid4().hex[:8]}"

@@ -47,7 +47,8 @@ class Pipeline:
     broker: KafkaBroker
     store: DictStore
     runner: RouteRunner
-    out: list[Seen] = field(default_factory=list)
+    out: list[Seen] = field(default_factory=list)  # the detections
+    tombstones: list[Seen] = field(default_factory=list)  # each bucket upload's, ahead of them
     dead: list[Seen] = field(default_factory=list)
     fatal: list[BaseException] = field(default_factory=list)
 
@@ -92,7 +93,9 @@ def _pipeline(handler: Any = handle_images, settings: StreamingSettings = FAST_R
 
     @broker.subscriber(OBJECTS_DETECTED)
     async def downstream(msg: KafkaMessage) -> None:
-        pipeline.out.append(_seen(msg))
+        seen = _seen(msg)
+        detected = decode(seen.value).type == "objects.detected"
+        (pipeline.out if detected else pipeline.tombstones).append(seen)
 
     @broker.subscriber(dlq(IMAGES))
     async def dead_letters(msg: KafkaMessage) -> None:
@@ -120,6 +123,9 @@ async def test_a_good_upload_reaches_objects_detected_keyed_by_its_uri_with_its_
     assert detected.image_id == upload.image_id and seen.key == upload.uri.encode()
     assert _trace_id(seen.headers["traceparent"]) == _trace_id(upload.traceparent)
     assert seen.headers["traceparent"] == detected.traceparent
+    [tombstone] = p.tombstones  # the upload replaces what its key held: same key, same partition
+    assert decode(tombstone.value).superseded_by == upload.image_id
+    assert tombstone.key == seen.key
     assert p.dead == [] and p.fatal == []
 
 
