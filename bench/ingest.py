@@ -120,15 +120,19 @@ def probed(stages: Stages) -> Iterator[None]:
 
 
 # name -> settings changes; the first is "today's" embedded ingest, the baseline of the ratios
+BEFORE = {"embedder.reuse_vectors": False, "embedder.runtime": "torch", "detector.runtime": "torch"}
 CONFIGS: dict[str, dict[str, Any]] = {
-    "before": {"embedder.reuse_vectors": False, "embedder.runtime": "torch"},
-    "+ captioner reuses crop vectors": {
-        "embedder.reuse_vectors": True,
-        "embedder.runtime": "torch",
-    },
-    "+ image tower on ONNX Runtime (default)": {
+    "before": BEFORE,
+    "+ captioner reuses crop vectors": {**BEFORE, "embedder.reuse_vectors": True},
+    "+ image tower on ONNX Runtime": {
+        **BEFORE,
         "embedder.reuse_vectors": True,
         "embedder.runtime": "onnx",
+    },
+    "+ detector on OpenVINO (the defaults)": {
+        "embedder.reuse_vectors": True,
+        "embedder.runtime": "onnx",
+        "detector.runtime": "openvino",
     },
 }
 
