@@ -16,7 +16,7 @@ import time
 import faiss
 import numpy as np
 
-from bench.query_data import CHUNK, percentiles_ms, recall_at_k, rss_bytes
+from bench.query_data import CHUNK, exact_top_k, percentiles_ms, recall_at_k, rss_bytes
 from bench.query_rows import Row
 from core.index import faiss_auto
 from core.index.faiss_params import FaissParams, Knobs, search_parameters
@@ -87,8 +87,14 @@ def bench_faiss(
     if search_threads is not None:
         set_search_threads(index, search_threads)
     knobs = index.knobs
+    filtered = ""
     try:
         times, found = query(index, queries)
+        if index_type == "Auto":
+            shares = (0.1, 0.01)
+            filtered = "filtered recall@10 " + ", ".join(
+                f"{filtered_recall(index, data, queries, s):.3f} ({s:.0%} match)" for s in shares
+            )
     finally:
         index.close()
         del index
@@ -103,7 +109,37 @@ def bench_faiss(
             f"calibrated: nlist {knobs.nlist}, nprobe {knobs.nprobe}, k_factor {knobs.k_factor:g} "
             f"(sample recall@10 {knobs.recall:.3f} at {knobs.size:,}; built at {knobs.built:,})"
         )
+    row.note = "; ".join(x for x in (row.note, filtered) if x)
     return row
+
+
+def filtered_recall(
+    index: ShardedFaissIndex, data: np.ndarray, queries: np.ndarray, share: float
+) -> float:
+    """Recall@10 of a filtered search the way the query service runs one (`SearchService.
+    _search`: fetch 10 × OVERFETCH, keep the matching hits, fetch OVERFETCH times more until 10
+    match; past 10 × OVERFETCH³ it asks pgvector, counted here as exact), against the exact
+    top-10 among matching vectors; `share` of the rows match."""
+    from services.query.search import OVERFETCH
+
+    rng = np.random.default_rng(7)
+    matching = rng.random(len(data)) < share
+    rows = np.flatnonzero(matching)
+    truth = exact_top_k(data[rows], queries[:50], K)
+    hits_total = 0
+    for q, exact in zip(queries[:50], truth, strict=True):
+        fetch, found = K * OVERFETCH, []
+        while True:
+            [hits] = index.search(q[None, :], min(fetch, len(index)))
+            found = [i for i in (int(o.removeprefix("obj-")) for o, _ in hits) if matching[i]]
+            if len(found) >= K or fetch >= len(index):
+                break
+            if fetch >= K * OVERFETCH**3:  # the service's pgvector fallback (exact here)
+                found = rows[exact].tolist()
+                break
+            fetch *= OVERFETCH
+        hits_total += len(set(found[:K]) & set(rows[exact].tolist()))
+    return hits_total / (K * 50)
 
 
 def bench_raw_refine(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, knobs: Knobs) -> Row:
