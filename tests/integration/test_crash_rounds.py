@@ -30,7 +30,6 @@ from core.settings import Settings
 from schemas import image_id_from_bytes
 from tests.integration.crash_kit import crash_round, draw_round
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PRODUCTS = shared_path("datasets", "fashion-products", "images")
 STREET = shared_path("datasets", "fashion-detection", "images", "val")
 if PRODUCTS is None or STREET is None:
@@ -40,6 +39,8 @@ if PRODUCTS is None or STREET is None:
 
 ROUNDS = int(os.environ.get("CATALENS_CRASH_ROUNDS", "10"))
 SEED = int(os.environ.get("CATALENS_CRASH_SEED", str(random.SystemRandom().randrange(10**6))))
+# a round is a whole start of the app (imports, models): 20-50 s on 2 busy cores
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300 + 90 * ROUNDS)]
 
 
 def photos(folder: Path, rounds: int) -> list[list[Path]]:
