@@ -15,6 +15,7 @@ import logging
 import os
 import pwd
 import secrets
+import shutil
 import socket
 import stat
 import subprocess
@@ -107,13 +108,18 @@ class EmbeddedPostgres:
 
     # -- steps ----------------------------------------------------------------------------------
     def _initdb(self) -> None:
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        self.pgdata.chmod(0o700)
+        """initdb into a scratch folder that becomes `data/` only when it is complete: a crash
+        (kill -9 of this process and its initdb) never leaves a half-made cluster that later
+        starts would take for a real one. Scratch folders of earlier crashes are removed."""
+        for leftover in self.root.glob(f"{self.pgdata.name}.init-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        scratch = self.root / f"{self.pgdata.name}.init-{secrets.token_hex(4)}"
+        scratch.mkdir(mode=0o700, parents=True)
         pwfile = self.root / "password"
         pwfile.write_text(secrets.token_hex(24) + "\n")
         pwfile.chmod(0o600)
-        self._hand_over(self.pgdata, pwfile)
-        args = ["initdb", "-D", str(self.pgdata), "-U", SUPERUSER, f"--pwfile={pwfile}"]
+        self._hand_over(scratch, pwfile)
+        args = ["initdb", "-D", str(scratch), "-U", SUPERUSER, f"--pwfile={pwfile}"]
         args += ["--auth=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-instructions"]
         if not self.durable:
             args.append("--no-sync")
@@ -121,8 +127,12 @@ class EmbeddedPostgres:
         conf = ["listen_addresses = '127.0.0.1'", "unix_socket_directories = ''"]
         if not self.durable:
             conf += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
-        with (self.pgdata / "postgresql.conf").open("a") as f:
+        with (scratch / "postgresql.conf").open("a") as f:
             f.write("\n# catalens\n" + "\n".join(conf) + "\n")
+        try:
+            scratch.rename(self.pgdata)  # replaces an empty data/ as well
+        except OSError as exc:
+            raise PostgresStartError(f"{self.pgdata} holds files but no cluster: {exc}") from None
 
     def _pg_ctl_start(self) -> int:
         logfile = self.pgdata / "server.log"
