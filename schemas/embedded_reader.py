@@ -12,6 +12,8 @@ are read here), one that lacks a field `decode` would fill with a default, or on
 check gets None, and the caller passes it to `decode`, which accepts it or refuses it with its
 precise error. So a record becomes an equal message whichever path reads it, and a bad one is
 refused exactly as before (tests/unit/test_embedded_reader.py compares the two).
+
+msgspec comes with `litestar[standard]`, a declared dependency (the query service uses it too).
 """
 
 from __future__ import annotations
