@@ -17,6 +17,8 @@ partition. Steps, in this order:
   each store;
 * produce: `schemas.encode` + an aiokafka producer (linger, 1 MiB batches) onto the topic;
 * replay from offset 0: a `LogFollower` without snapshots, from `start()` until `caught_up`;
+  then the same with the follower reading each record with `schemas.decode`, as it did before
+  `schemas.embedded_reader` (the baseline);
 * restore + tail: a `LogFollower` over the 99 % snapshots (`restore()`, then `start()`: replay
   the last 1 % of the records) until `caught_up`, as `open_follower` does: what a snapshot
   saves against replaying everything.
@@ -42,7 +44,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.common import machine, write_section
-from bench.index_data import Data, check, decode_rate, make_data, progress, stopwatch
+from bench.index_data import Data, check, decode_rates, make_data, progress, stopwatch
 from bench.index_kafka import create_topic, delete_topic, produce, replay, restore_and_tail
 from bench.index_report import (
     INDEX_TYPE,
@@ -163,13 +165,15 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
         start = time.perf_counter()
         data = make_data(args.vectors, args.dim, args.seed, run_id)
         res.generate_s = time.perf_counter() - start
+        gc.collect()
+        gc.freeze()  # the run's own messages are no follower's: out of the collector's scans
         log.info(
             "%d vectors in %d records; per partition %s",
             data.vectors,
             len(data.messages),
             data.ends,
         )
-        res.decode_per_s = decode_rate(data)
+        res.decode_per_s, res.fast_decode_per_s = decode_rates(data)
 
         res.apply_s, index = await apply_only(data, topic, folder, tail_gen.name)
         check(index, data, "apply-only")
@@ -194,6 +198,10 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
         res.produce_s, res.encode_s, res.produced_mb = await produce(data, bootstrap, topic)
         log.info("produced in %.1f s", res.produce_s)
         res.replay_s = await replay(data, bootstrap, Generation(f"bench-{run_id}", topic))
+        gc.collect()
+        res.replay_each_s = await replay(
+            data, bootstrap, Generation(f"bench-{run_id}-each", topic), decode_each=True
+        )
         gc.collect()
         res.tail_s, res.tail_restored, res.tail_records = await restore_and_tail(
             data, bootstrap, tail_gen, folder

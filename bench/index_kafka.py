@@ -14,7 +14,7 @@ from bench.index_report import (
     PARTITIONS,
 )
 from core.index.generations import Generation, GenerationStore
-from core.index.log_follower import LogFollower
+from core.index.log_follower import LogFollower, decode_record
 from schemas import encode
 
 log = logging.getLogger("bench.index")
@@ -85,13 +85,26 @@ async def wait_caught_up(follower: LogFollower, label: str, total: int) -> None:
         advance(follower)
 
 
-async def replay(data: Data, bootstrap: str, generation: Generation) -> float:
+class DecodeEachFollower(LogFollower):
+    """The follower reading records as it did before `decode_embedded`: `schemas.decode` on
+    each record (`decode_record`), then the same apply. The baseline row of the replay."""
+
+    def _apply(self, raw: list[tuple[int, int, bytes | None]]) -> None:
+        records = [(p, o, decode_record(value, p, o)) for p, o, value in raw]
+        self.index.apply_many(records, on_error=self._skipped)
+
+
+async def replay(
+    data: Data, bootstrap: str, generation: Generation, decode_each: bool = False
+) -> float:
     """`start()` → `caught_up` of a follower without snapshots, from offset 0."""
-    follower = LogFollower(generation, bootstrap, None, PARTITIONS)
+    kind = DecodeEachFollower if decode_each else LogFollower
+    follower = kind(generation, bootstrap, None, PARTITIONS)
     try:
         start = time.perf_counter()
         await follower.start()
-        await wait_caught_up(follower, "replay from 0", len(data.messages))
+        label = "replay from 0" + (", decode each" if decode_each else "")
+        await wait_caught_up(follower, label, len(data.messages))
         seconds = time.perf_counter() - start
         check(follower.index, data, "replay from 0")
         return seconds

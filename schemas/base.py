@@ -48,19 +48,23 @@ def drop_unknown_fields(cls: type[BaseModel], data: Any) -> Any:
     return out
 
 
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+URI_PATTERN = r"^[a-z][a-z0-9+.-]*://\S+$"
+URI_MAX_LENGTH = 2048
+
 Id = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$"),
+    StringConstraints(pattern=ID_PATTERN),
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^[A-Za-z0-9._:-]{1,128}$",
+            "pattern": ID_PATTERN,
             "description": "1-128 characters of [A-Za-z0-9._:-]",
         }
     ),
 ]
 
-Uri = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+.-]*://\S+$", max_length=2048)]
+Uri = Annotated[str, StringConstraints(pattern=URI_PATTERN, max_length=URI_MAX_LENGTH)]
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 

@@ -17,6 +17,7 @@ from schemas.base import StrictModel
 
 VERSION_PATTERN = r"^\d+\.\d+$"
 TRACEPARENT_PATTERN = r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+EVENT_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 ENVELOPE_FIELDS = ("event_id", "schema_version", "type", "producer", "time", "traceparent")
 
 
@@ -52,7 +53,7 @@ class Envelope(StrictModel):
 
     event_id: str = Field(
         default_factory=_new_event_id,
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+        pattern=EVENT_ID_PATTERN,
         description="uuid4 of this message; consumers deduplicate on it",
     )
     schema_version: str = Field(

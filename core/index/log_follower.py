@@ -11,16 +11,18 @@ replays the rest: at-least-once reading, and `LogIndex.apply` makes a repeat a n
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.errors import CatalensError
 from core.index.faiss_params import FaissParams
 from core.index.generations import Generation, GenerationStore
-from core.index.log_index import LogIndex
+from core.index.log_index import LogIndex, Record
 from core.index.partition_snapshot import (
     SnapshotError,
     encode_partition,
@@ -28,8 +30,10 @@ from core.index.partition_snapshot import (
 )
 from core.streaming.log_reading import partitions_of
 from schemas import ObjectsDeleted, ObjectsEmbedded, decode
+from schemas.embedded_reader import decode_embedded
 
 log = logging.getLogger(__name__)
+MAX_RECORDS = 8000  # per poll: fewer, larger applies and FAISS upserts while catching up
 
 
 async def topic_partitions(bootstrap_servers: str, topic: str) -> int:
@@ -123,7 +127,9 @@ class LogFollower:
         assert self._consumer is not None
         consumer = self._consumer
         last_snapshot = time.monotonic()
-        fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=self.poll_ms, max_records=2000))
+        fetch = asyncio.ensure_future(
+            consumer.getmany(timeout_ms=self.poll_ms, max_records=MAX_RECORDS)
+        )
         try:
             while True:
                 batches = await fetch
@@ -134,7 +140,7 @@ class LogFollower:
                     if self.until is None or r.offset < self.until[tp.partition]
                 ]
                 fetch = asyncio.ensure_future(  # fetching never touches the index
-                    consumer.getmany(timeout_ms=self.poll_ms, max_records=2000)
+                    consumer.getmany(timeout_ms=self.poll_ms, max_records=MAX_RECORDS)
                 )
                 if raw:
                     await asyncio.to_thread(self._apply, raw)  # decode off the event loop too
@@ -149,8 +155,8 @@ class LogFollower:
             fetch.cancel()
 
     def _apply(self, raw: list[tuple[int, int, bytes | None]]) -> None:
-        records = [(p, o, _decode(value, p, o)) for p, o, value in raw]
-        self.index.apply_many(records, on_error=self._skipped)
+        with collections_paused():  # a poll's messages die young: only refcounts free them
+            self.index.apply_many(decode_records(raw), on_error=self._skipped)
 
     def _skipped(self, partition: int, offset: int, exc: Exception) -> None:
         log.error("%s p%d@%d cannot be applied (%s); skipped", self.topic, partition, offset, exc)
@@ -213,7 +219,34 @@ class LogFollower:
             await self.snapshot()
 
 
-def _decode(
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: a poll makes ~20 tracked objects per record that
+    live until its apply ends, so the collector would run every few dozen records and push
+    them all into the oldest generation, whose full scans of the whole index then cost a
+    fifth of a replay. Refcounting still frees them; collections resume after."""
+    if not gc.isenabled():  # someone else paused it: theirs to resume
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def decode_records(raw: list[tuple[int, int, bytes | None]]) -> list[Record]:
+    """(partition, offset, value) → (partition, offset, message or None to skip): the
+    `ObjectsEmbedded` records that `decode_embedded` vouches for in one batch, every other
+    record (tombstones, other versions, bad ones) through `decode`, which logs why it skips."""
+    fast = decode_embedded([value for _, _, value in raw])
+    return [
+        (p, o, message if message is not None else decode_record(value, p, o))
+        for (p, o, value), message in zip(raw, fast, strict=True)
+    ]
+
+
+def decode_record(
     data: bytes | None, partition: int, offset: int
 ) -> ObjectsEmbedded | ObjectsDeleted | None:
     if data is None:

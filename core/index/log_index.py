@@ -25,7 +25,7 @@ from core.index.faiss_params import FaissParams
 from core.index.faiss_shards import ShardedFaissIndex
 from core.index.indexes import IndexRegistry
 from core.wire import identity_of
-from schemas import ObjectsDeleted, ObjectsEmbedded
+from schemas import EmbedderRef, ObjectsDeleted, ObjectsEmbedded, Vector
 
 Record = tuple[int, int, "ObjectsEmbedded | ObjectsDeleted | None"]
 OnError = Callable[[int, int, Exception], None]
@@ -159,28 +159,60 @@ class LogIndex:
 
 
 class _Gathered:
-    """Vectors waiting for one upsert per (partition, index), last write per object winning."""
+    """Vectors waiting for one upsert per (partition, index), last write per object winning.
+    They wait as their wire bytes: a flush turns the float32 ones into a matrix in one copy."""
 
     def __init__(self, log: LogIndex) -> None:
         self.log = log
-        self.vectors: dict[tuple[int, ShardedFaissIndex], dict[str, np.ndarray]] = {}
+        self.vectors: dict[tuple[int, ShardedFaissIndex], dict[str, Vector]] = {}
         self.partition_of: dict[str, int] = {}
+        self.indexes: dict[tuple[str, str, int], ShardedFaissIndex] = {}
+        self._ref: EmbedderRef | None = None  # the last embedder seen, and its model key
+        self._key = ""
 
     def add(self, partition: int, message: ObjectsEmbedded) -> None:
-        key, dim = identity_of(message.embedder).key, message.embedder.dim
-        modalities = {v.modality for v in message.vectors}
-        indexes = {m: self.log.indexes.get_or_create(key, m, dim) for m in modalities}
-        if any(self.partition_of.get(v.object_id, partition) != partition for v in message.vectors):
+        ref, vectors = message.embedder, message.vectors
+        if ref is not self._ref:  # a replay's records share one embedder, often one object
+            self._ref, self._key = ref, identity_of(ref).key
+        indexes = {m: self._index(m, ref.dim) for m in {v.modality for v in vectors}}
+        partition_of = self.partition_of
+        if any(partition_of.get(v.object_id, partition) != partition for v in vectors):
             self.flush()  # an object moved partition: keep the order of its two writes
-        for item in message.vectors:  # dims match the embedder's: the schema checks that
-            gathered = self.vectors.setdefault((partition, indexes[item.modality]), {})
-            gathered[item.object_id] = item.vector.to_numpy()
-            self.partition_of[item.object_id] = partition
+        for item in vectors:
+            vector = item.vector
+            if len(vector.data) != vector.dim * _ITEMSIZE[vector.dtype]:
+                vector.to_numpy()  # raises the size error
+            if vector.dim != ref.dim:  # the schema checks it; a hand-built message may not
+                raise ValueError(f"vector of dim {vector.dim} from an embedder of dim {ref.dim}")
+            gathered = self.vectors.get((partition, indexes[item.modality]))
+            if gathered is None:
+                gathered = self.vectors[(partition, indexes[item.modality])] = {}
+            gathered[item.object_id] = vector
+            partition_of[item.object_id] = partition
+
+    def _index(self, modality: str, dim: int) -> ShardedFaissIndex:
+        """The index of the current model and `modality` (get_or_create refuses another dim)."""
+        index = self.indexes.get((self._key, modality, dim))
+        if index is None:
+            index = self.log.indexes.get_or_create(self._key, modality, dim)
+            self.indexes[(self._key, modality, dim)] = index
+        return index
 
     def flush(self, partition: int | None = None) -> None:
         for (p, index), vectors in list(self.vectors.items()):
             if partition is None or p == partition:
-                index.upsert(list(vectors), np.stack(list(vectors.values())), shard=p)
+                index.upsert(list(vectors), _matrix(list(vectors.values())), shard=p)
                 del self.vectors[(p, index)]
                 for oid in vectors:
                     self.partition_of.pop(oid, None)
+
+
+_ITEMSIZE = {"float32": 4, "float16": 2}
+
+
+def _matrix(vectors: list[Vector]) -> np.ndarray:
+    """Rows of float32 values (`Vector.to_numpy` of each), of one dim."""
+    if all(v.dtype == "float32" for v in vectors):
+        joined = np.frombuffer(b"".join(v.data for v in vectors), dtype="<f4")
+        return joined.reshape(len(vectors), -1).astype(np.float32, copy=False)
+    return np.stack([v.to_numpy() for v in vectors])

@@ -218,3 +218,23 @@ def test_a_record_that_cannot_be_applied_is_reported_and_the_batch_goes_on() -> 
     log.apply_many([(0, 0, good), (0, 1, bad)], on_error=lambda p, o, e: errors.append((p, o)))
     assert errors == [(0, 1)] and log.positions == [2]
     assert sorted(flat(log)) == ["a-o0"]
+
+
+def test_float16_and_float32_vectors_of_one_poll_are_stored_as_their_float32_values() -> None:
+    log = LogIndex("t", 1)
+    rng = np.random.default_rng(3)
+    mixed = ObjectsEmbedded(
+        producer="test",
+        image_id="h",
+        embedder=REF,
+        vectors=[
+            EmbeddedVector(
+                object_id=f"h-o{i}",
+                modality="image",
+                vector=Vector.from_numpy(unit(rng), dtype="float16" if i % 2 else "float32"),
+            )
+            for i in range(3)
+        ],
+    )
+    log.apply_many([(0, 0, mixed)])
+    assert_same(flat(log), {v.object_id: v.vector.to_numpy() for v in mixed.vectors})
