@@ -204,7 +204,8 @@ def test_records_decode_reads_by_its_own_rules_are_left_to_it() -> None:
         dumped(newer),
         with_field("time", "2026-01-01T02:00:00+02:00"),
         with_field("time", "-"),  # decode's one-pass path fills the default
-        with_field("type", "objects.deleted"),  # deleted 1.1: a newer minor, extras dropped
+        # deleted 1.2: a newer minor than this reader's ObjectsDeleted 1.1, extras dropped
+        dumped(as_dict(embedded()) | {"type": "objects.deleted", "schema_version": "1.2"}),
         encode(ObjectsDeleted(producer="detector", image_id="img-1")),
     ]
     for data in cases:
