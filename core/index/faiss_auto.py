@@ -3,10 +3,10 @@ settings calibrated on its own vectors at every build.
 
 Below `FaissParams.exact_below` vectors every shard is an exact IndexFlatIP (under IndexIDMap2).
 Past it, and again whenever the index has grown `growth` times since the last build (a new size
-class), a background thread builds `IVF{nlist},PQ{dim/4}x4fs,Refine(SQ8)` shards from a copy of
-the live vectors (`nlist` ≈ √n, a power of two) and swaps them in shard by shard; searches and
-writes go on against the old shards meanwhile, and the writes made during the build are carried
-over at the swap (see `Shard.install_built`). This pairing was the fastest at recall@10 ≥ 0.95
+class), a background thread builds `IVF{nlist},PQ{m}x4fs,Refine(SQ8)` shards (64-byte PQ codes)
+from a copy of the live vectors (`nlist` ≈ √n, a power of two) and swaps them in shard by shard;
+searches and writes go on against the old shards meanwhile, and the writes made during the
+build are carried over at the swap (see `Shard.install_built`). This pairing was the fastest at recall@10 ≥ 0.95
 in bench/query.py's side-by-side runs (4-bit PQ codes scanned with SIMD, then an exact-ish
 re-rank of `k_factor × k` candidates from 8-bit codes), at about 1/3 of Flat's memory.
 
@@ -16,7 +16,7 @@ the exact neighbours then come from an exhaustive search over the shards' 8-bit 
 
 Calibration: `calibration_queries` stored vectors are searched for their 10 nearest neighbours
 (the query itself left out) with the new shards; exact neighbours come from brute force over the
-same vectors. For each k_factor in 1, 2, 4, 8 the smallest nprobe whose recall@10 reaches
+same vectors. For each k_factor in 1, 2, 4, …, 32 the smallest nprobe whose recall@10 reaches
 `recall_target` + `MARGIN` is found; of those pairs the one with the fastest measured single
 queries wins. The result (`Knobs`) is what `/api/index` reports.
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 RECALIBRATE = 1.25  # calibrate again at this growth since the last calibration
 MARGIN = 0.01  # calibrate above the target: the sample's recall is an estimate
 K = 10
-K_FACTORS = (1.0, 2.0, 4.0, 8.0)
+K_FACTORS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 TRAIN_PER_LIST = 64  # k-means points per list (FAISS warns below 39)
 
 
@@ -58,9 +58,12 @@ def choose_nlist(n: int) -> int:
 
 
 def factory_string(dim: int, nlist: int) -> str:
-    """`IVF{nlist},PQ{dim/4}x4fs,Refine(SQ8)`; dims the fast-scan PQ cannot split use SQ8 codes."""
-    if dim % 8 == 0:
-        return f"IVF{nlist},PQ{dim // 4}x4fs,Refine(SQ8)"
+    """`IVF{nlist},PQ{m}x4fs,Refine(SQ8)` with 64-byte codes where the dimension allows (m = 128
+    4-bit sub-quantizers: dim/4 values each at 512-d, dim/2 at 256-d); dims the fast-scan PQ
+    cannot split use SQ8 codes."""
+    m = min(dim // 2, 128)
+    if dim % 8 == 0 and dim % m == 0:
+        return f"IVF{nlist},PQ{m}x4fs,Refine(SQ8)"
     return f"IVF{nlist},SQ8,Refine(Flat)"
 
 
