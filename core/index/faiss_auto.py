@@ -6,9 +6,10 @@ Past it, and again whenever the index has grown `growth` times since the last bu
 class), a background thread builds `IVF{nlist},PQ{m}x4fs,Refine(SQ8)` shards (64-byte PQ codes)
 from a copy of the live vectors (`nlist` ≈ √n, a power of two) and swaps them in shard by shard;
 searches and writes go on against the old shards meanwhile, and the writes made during the
-build are carried over at the swap (see `Shard.install_built`). This pairing was the fastest at recall@10 ≥ 0.95
-in bench/query.py's side-by-side runs (4-bit PQ codes scanned with SIMD, then an exact-ish
-re-rank of `k_factor × k` candidates from 8-bit codes), at about 1/3 of Flat's memory.
+build are carried over at the swap (see `Shard.install_built`). This pairing was the fastest
+at recall@10 ≥ 0.95 in bench/query.py's side-by-side runs (4-bit PQ codes scanned with SIMD,
+then an exact-ish re-rank of `k_factor × k` candidates from 8-bit codes), at about 1/3 of
+Flat's memory.
 
 Between builds, each time the index has grown by `RECALIBRATE` since the last calibration, the
 search settings are calibrated again (denser data needs more candidates for the same recall);
