@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from core.index.faiss_shard import Shard
 
 RECALIBRATE = 1.25  # calibrate again at this growth since the last calibration
-MARGIN = 0.01  # calibrate above the target: the sample's recall is an estimate
+MARGIN = 0.02  # calibrate above the target: the sample's recall is an estimate
 K = 10
 K_FACTORS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 TRAIN_PER_LIST = 64  # k-means points per list (FAISS warns below 39)

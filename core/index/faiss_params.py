@@ -43,7 +43,7 @@ class FaissParams:
     exact_below: int = 20_000
     growth: float = 4.0
     recall_target: float = 0.95
-    calibration_queries: int = 256
+    calibration_queries: int = 512
 
     @property
     def train_threshold(self) -> int:
