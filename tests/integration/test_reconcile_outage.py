@@ -17,7 +17,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from core.errors import VersionChanged
 from core.settings import Settings
+from core.storage.minio_store import open_minio_store
 from core.streaming.reconcile import reconcile_once
 from core.streaming.reconcile_io import open_reconciler
 from infra.kafka_server import KafkaServer
@@ -114,3 +116,17 @@ async def until_minio_sends_again(
             await _until(lambda: in_catalog(sent[-1:]), 1, timeout_s=10)
             return sent
     raise AssertionError("MinIO sent no event to the restarted broker for 2 minutes")
+
+
+async def test_a_read_of_an_overwritten_version_raises_version_changed(
+    real_stack: Endpoints, infra_settings: Settings
+) -> None:
+    """The detector reads conditionally on the event's etag (If-Match): an event that names a
+    version the key no longer holds is skipped, never indexed with the newer bytes."""
+    store = await open_minio_store(infra_settings.minio, f"reconcile-{uuid.uuid4().hex[:8]}")
+    old = await store.put_with_etag("k.jpg", _jpeg(1), "image/jpeg")
+    assert await store.get("k.jpg", old) == _jpeg(1)
+    new = await store.put_with_etag("k.jpg", _jpeg(2), "image/jpeg")
+    with pytest.raises(VersionChanged):
+        await store.get("k.jpg", old)
+    assert await store.get("k.jpg", new) == await store.get("k.jpg") == _jpeg(2)
