@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from core.streaming.s3_events import uploaded_event
-from schemas import ImageUploaded
+from schemas import ImageUploaded, image_id_from_object
 
 log = logging.getLogger(__name__)
 
@@ -74,24 +74,21 @@ def decide(
         if obj.key.endswith("/"):
             continue
         tally.listed += 1
-        event = uploaded_event(bucket, obj.key, obj.etag, obj.size, obj.content_type, obj.metadata)
-        if event.image_id in known:
+        if image_id_from_object(bucket, obj.key, obj.etag) in known:
             tally.known += 1
         elif obj.last_modified > cutoff:
             tally.young += 1
         else:
-            events.append(event)
+            events.append(
+                uploaded_event(bucket, obj.key, obj.etag, obj.size, obj.content_type, obj.metadata)
+            )
     tally.emitted = len(events)
     return events, tally
 
 
 def image_ids(bucket: str, page: Sequence[Listed]) -> list[str]:
     """The ids the catalog is asked about for a page (the ids `decide` compares)."""
-    return [
-        uploaded_event(bucket, o.key, o.etag, o.size, None, {}).image_id
-        for o in page
-        if not o.key.endswith("/")
-    ]
+    return [image_id_from_object(bucket, o.key, o.etag) for o in page if not o.key.endswith("/")]
 
 
 @dataclass
