@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import io
 from collections.abc import AsyncIterator
@@ -12,7 +14,14 @@ from PIL import Image
 
 from core.inference import ModelRunner
 from core.settings import CropSettings
-from core.streaming.reconcile import Listed, ReconcilePorts, decide, reconcile_once
+from core.streaming.reconcile import (
+    Listed,
+    ReconcileMetrics,
+    ReconcilePorts,
+    decide,
+    reconcile_forever,
+    reconcile_once,
+)
 from core.streaming.s3_events import parse_s3_event
 from schemas import ImageUploaded, ObjectsDeleted, ObjectsDetected, partition_key
 from services.detector.handler import DetectorPorts, handle_images
@@ -151,3 +160,19 @@ async def test_a_re_emitted_version_the_catalog_holds_keeps_itself_downstream() 
         assert isinstance(tombstone, ObjectsDeleted) and isinstance(detected, ObjectsDetected)
         assert tombstone.superseded_by == event.image_id
     assert first.publish[1][1].objects == second.publish[1][1].objects
+
+
+async def test_the_loop_logs_a_failed_pass_counts_each_pass_and_tries_again() -> None:
+    bucket = FakeBucket([[listed("a.jpg")]], fail_publish=True)
+    metrics = ReconcileMetrics()
+    loop = asyncio.create_task(reconcile_forever(bucket.ports(), 0.01, GRACE_S, metrics))
+    await asyncio.sleep(0.05)
+    bucket.fail_publish = False
+    while not bucket.published:
+        await asyncio.sleep(0.01)
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
+    sample = metrics.registry.get_sample_value
+    assert sample("catalens_reconciler_emitted_total") == 1
+    assert (sample("catalens_reconciler_listed_total") or 0) >= 1
