@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from bench.common import machine, machine_markdown, write_section
 from bench.stream_pipeline import PhaseResult, measure_streaming, new_run_id
 from bench.stream_sequential import SequentialResult, measure_sequential
 from core.paths import shared_path
+from core.settings import Settings
 
 SECTION = "Stream (bench/stream.py)"
 WARMUP = 2
@@ -132,6 +134,8 @@ def report(
         f"N = {n} real photos ({n - n // 2} COCO128 train2017, {n // 2} fashion products), "
         f"{WARMUP} warm-up images per side not counted; models: {models}. Run `{run_id}`.",
         "",
+        "Command: `" + " ".join(["python -m bench.stream", *sys.argv[1:]]) + "`",
+        "",
         *rows,
         "",
         *stages,
@@ -177,13 +181,19 @@ def report(
         "calls, stages on separate machines, horizontal scaling by partitions) need more cores "
         "or machines than this one.",
         "- The stage table separates the stack's own delays from model time: the gap between "
-        "the upload call returning and the record on `images` is MinIO's bucket notification "
-        "(infra runs MinIO with a Kafka queue dir, `MINIO_NOTIFY_KAFKA_QUEUE_DIR_*`, so events "
-        "survive a Kafka restart; with a queue dir MinIO puts every event in that on-disk store "
-        "and sends from it periodically, every ~3 s per minio/minio#12677, 'working as "
-        "intended'): a delay of up to ~3 s on every upload that no model work causes; the "
-        "later gaps are detection + crop upload, crop download + embedding, and the Postgres "
-        "write.",
+        "the upload call returning and the record on `images` is MinIO's bucket notification. "
+        + (
+            "This run's MinIO kept a Kafka queue dir (`minio.notify_queue`, "
+            "`MINIO_NOTIFY_KAFKA_QUEUE_DIR_*`): it puts every event in that on-disk store and "
+            "sends from it every ~3 s (minio/minio#12677), a delay of up to ~3 s on every upload "
+            "that no model work causes. "
+            if Settings().minio.notify_queue
+            else "This run's MinIO had no queue dir (`minio.notify_queue` off, the default): "
+            "each event is sent to Kafka as it happens (what an outage drops, `catalens "
+            "reconcile` re-emits). "
+        )
+        + "The later gaps are detection + crop upload, crop download + embedding, and the "
+        "Postgres write.",
         "- Other uploads to the `catalens` bucket during the run would be processed by this "
         "run's detector as well; the load average below shows how busy the machine was.",
         "",

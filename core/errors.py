@@ -17,6 +17,7 @@ __all__ = [
     "ModelError",
     "NotAnImage",
     "SpendCapReached",
+    "VersionChanged",
 ]
 
 
@@ -72,3 +73,9 @@ class CaptionerError(CatalensError):
 
 class SpendCapReached(CaptionerError):
     reason = "spend_cap_reached"
+
+
+class VersionChanged(KeyError):
+    """The key holds another version than the one an event names (it was overwritten since).
+    Not a dead letter: the newer version has an event of its own, later in the key's partition
+    (or a reconciler's), so the stale event has nothing left to do."""

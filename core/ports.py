@@ -46,8 +46,10 @@ class ObjectStore(Protocol):
         """Store `data`; return the object's URI."""
         ...
 
-    async def get(self, key: str) -> bytes:
-        """Raise KeyError when the key does not exist."""
+    async def get(self, key: str, version: str | None = None) -> bytes:
+        """Raise KeyError when the key does not exist. `version`: the etag the caller expects;
+        a store with versions raises `errors.VersionChanged` (a KeyError) when the key holds
+        another one now; a store without them ignores it."""
         ...
 
     async def delete(self, key: str) -> None: ...

@@ -245,6 +245,20 @@ class MinioSettings(BaseModel):
     )
     topic: str = Field("images", description="the Kafka topic bucket notifications go to")
     notify_id: str = Field("CATALENS", pattern=r"^[A-Z0-9_]+$", description="notify target id")
+    notify_queue: bool = Field(
+        False,
+        description="infra: MinIO keeps a Kafka queue dir (events wait out a Kafka outage, but "
+        "are sent only every ~3 s); off: each event is sent at once and the reconciler "
+        "re-emits what an outage dropped",
+    )
+    reconcile_every_s: float = Field(
+        60.0, gt=0, description="reconciler: seconds between listings of the bucket"
+    )
+    reconcile_grace_s: float = Field(
+        30.0,
+        ge=0,
+        description="reconciler: objects younger than this are left to their own bucket event",
+    )
 
 
 class StreamingSettings(BaseModel):

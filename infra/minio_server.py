@@ -1,7 +1,10 @@
 """MinIO, built from source with `go install` (cached), its bucket events going to Kafka.
 
 The notification target `arn:minio:sqs::<notify_id>:kafka` is configured by environment
-(MINIO_NOTIFY_KAFKA_*), with a queue dir so events wait out a Kafka restart. Start Kafka first.
+(MINIO_NOTIFY_KAFKA_*). Without a queue dir (the default, `minio.notify_queue` off) each event is
+sent as it happens and an event MinIO cannot send is dropped: `catalens reconcile` re-emits what
+the catalog lacks. With `minio.notify_queue` MinIO keeps a queue dir, so events wait out a Kafka
+restart, but it sends from that store only every ~3 s (minio/minio#12677). Start Kafka first.
 """
 
 from __future__ import annotations
@@ -97,13 +100,15 @@ class MinioServer:
 
     def environment(self) -> dict[str, str]:
         target = self.settings.notify_id
-        return {
+        env = {
             "MINIO_ROOT_USER": self.settings.access_key,
             "MINIO_ROOT_PASSWORD": self.settings.secret_key.get_secret_value(),
             f"MINIO_NOTIFY_KAFKA_ENABLE_{target}": "on",
             f"MINIO_NOTIFY_KAFKA_BROKERS_{target}": self.brokers,
             f"MINIO_NOTIFY_KAFKA_TOPIC_{target}": self.settings.topic,
-            f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{target}": str(self.dir / "events-queue"),
             "MINIO_UPDATE": "off",
             "MINIO_CALLHOME_ENABLE": "off",
         }
+        if self.settings.notify_queue:
+            env[f"MINIO_NOTIFY_KAFKA_QUEUE_DIR_{target}"] = str(self.dir / "events-queue")
+        return env

@@ -270,6 +270,13 @@ class PgStore(VectorReads, Repairs, Deletes):
         found = await self._pool.fetchval("SELECT 1 FROM images WHERE image_id = $1", image_id)
         return found is not None
 
+    async def known_images(self, image_ids: Sequence[str]) -> set[str]:
+        """Which of `image_ids` have an image row (one indexed query for a page of ids)."""
+        rows = await self._pool.fetch(
+            "SELECT image_id FROM images WHERE image_id = ANY($1::text[])", list(image_ids)
+        )
+        return {r["image_id"] for r in rows}
+
     async def ping(self) -> bool:
         try:
             return await self._pool.fetchval("SELECT 1") == 1

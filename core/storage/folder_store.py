@@ -36,7 +36,8 @@ class FolderObjectStore:
             handle.write(data)
         os.replace(tmp, path)
 
-    async def get(self, key: str) -> bytes:
+    async def get(self, key: str, version: str | None = None) -> bytes:
+        """Folder keys have one version each (content-addressed): `version` is not checked."""
         path = self._path(key)
         try:
             return await asyncio.to_thread(path.read_bytes)

@@ -8,6 +8,7 @@ import io
 from minio import Minio
 from minio.error import S3Error
 
+from core.errors import VersionChanged
 from core.settings import MinioSettings
 from schemas.ids import s3_uri
 
@@ -56,9 +57,15 @@ class MinioObjectStore:
             raise
         return stat.etag
 
-    async def get(self, key: str) -> bytes:
+    async def get(self, key: str, version: str | None = None) -> bytes:
+        """`version`: an etag; the read is conditional (If-Match), so a key overwritten since
+        raises VersionChanged instead of answering with the newer bytes."""
+        headers: dict[str, str | list[str] | tuple[str]] | None = (
+            {"If-Match": f'"{version.strip(chr(34))}"'} if version else None
+        )
+
         def read() -> bytes:
-            response = self.client.get_object(self.bucket, key)
+            response = self.client.get_object(self.bucket, key, request_headers=headers)
             try:
                 return response.read()
             finally:
@@ -70,6 +77,8 @@ class MinioObjectStore:
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchBucket"):
                 raise KeyError(key) from exc
+            if exc.code == "PreconditionFailed":
+                raise VersionChanged(key) from exc
             raise
 
     async def delete(self, key: str) -> None:

@@ -10,7 +10,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORTS = {"detector": 9101, "captioner": 9102, "embedder": 9103, "indexer": 9104}
+DEFAULT_PORTS = {
+    "detector": 9101,
+    "captioner": 9102,
+    "embedder": 9103,
+    "indexer": 9104,
+    "reconciler": 9105,
+}
 LABELS = ("route",)
 
 
@@ -44,10 +50,14 @@ class ServiceMetrics:
         )
 
     def serve(self, host: str, port: int) -> Any:
-        """Start the `/metrics` HTTP server in a thread; returns it (call `.shutdown()`)."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        log.info("%s: metrics on http://%s:%d/metrics", self.service, host, port)
-        return server
+        return serve_registry(self.registry, self.service, host, port)
+
+
+def serve_registry(registry: CollectorRegistry, service: str, host: str, port: int) -> Any:
+    """Start the `/metrics` HTTP server in a thread; returns it (call `.shutdown()`)."""
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    log.info("%s: metrics on http://%s:%d/metrics", service, host, port)
+    return server
 
 
 def metrics_port(service: str, configured: int | None) -> int:

@@ -10,6 +10,7 @@ Our own contracts (a JSON object with `type`) are accepted on the same topic.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -63,15 +64,35 @@ def _uploaded(bucket: str, key: str, obj: dict[str, Any]) -> ImageUploaded:
     etag = obj.get("eTag")
     if not etag:
         raise SchemaError("an ObjectCreated event without eTag", field="s3.object.eTag")
-    meta = {k.lower(): v for k, v in (obj.get("userMetadata") or {}).items()}
+    return uploaded_event(
+        bucket,
+        key,
+        etag,
+        int(obj.get("size") or 0),
+        obj.get("contentType"),
+        obj.get("userMetadata") or {},
+    )
+
+
+def uploaded_event(
+    bucket: str,
+    key: str,
+    etag: str,
+    size: int,
+    content_type: str | None,
+    metadata: Mapping[str, str],
+) -> ImageUploaded:
+    """The ImageUploaded of one stored version: a bucket event's, or the reconciler's for an
+    object whose event never arrived (the same message, so the same ids and partition)."""
+    meta = {k.lower(): v for k, v in metadata.items()}
     return ImageUploaded(
         producer=PRODUCER,
         image_id=image_id_from_object(bucket, key, etag),
         bucket=bucket,
         key=key,
         etag=etag.strip('"'),
-        size=int(obj.get("size") or 0),
-        content_type=obj.get("contentType") or meta.get("content-type"),
+        size=size,
+        content_type=content_type or meta.get("content-type"),
         source=meta.get("x-amz-meta-source", "s3"),
         filename=meta.get("x-amz-meta-filename", posixpath.basename(key)),
     )

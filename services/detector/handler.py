@@ -2,11 +2,15 @@
 
 Bad images are dead-lettered with their typed reason; deletes become `ObjectsDeleted`
 tombstones on the same path, so they stay behind the image's other messages, and so does a new
-version of a bucket key: a tombstone with `superseded_by` removes the versions it replaces.
+version of a bucket key: a tombstone with `superseded_by` removes the versions it replaces. An
+upload event whose version the key no longer holds (overwritten since; a reconciler's event that
+lost the race with a newer upload) is skipped: the read is conditional on the event's etag, and
+the newer version has its own event.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +18,7 @@ from PIL import Image
 
 from core.detection.crop_policy import make_crops
 from core.domain import Detection
-from core.errors import ImageError, ImageMissing
+from core.errors import ImageError, ImageMissing, VersionChanged
 from core.handoff import DecodedImages
 from core.imaging import DEFAULT_LIMITS, ImageLimits, encode_jpeg, load_image
 from core.inference import ModelRunner
@@ -36,6 +40,7 @@ from schemas import (
 from schemas.ids import s3_uri
 
 PRODUCER = "detector"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,21 +63,27 @@ async def handle_images(
     detections, so what a key held goes before what it holds now."""
     outcome = Outcome()
     decoded: dict[int, Image.Image] = {}
+    stale: set[int] = set()
     for i, message in enumerate(messages):
         if isinstance(message, ImageDeleted):
             continue
         try:
             image = ports.decoded.take(message.image_id) if ports.decoded else None
             if image is None:
-                data = await ports.images.get(message.key)
+                data = await ports.images.get(message.key, message.etag)
                 image = load_image(data, ports.limits, ports.max_side)
             decoded[i] = image
+        except VersionChanged:
+            stale.add(i)
+            log.info("%s/%s: overwritten since this event: skipped", message.bucket, message.key)
         except (ImageError, KeyError) as exc:
             outcome.reject(message, exc if isinstance(exc, ImageError) else _missing(message))
     detector = ports.detector  # one model per batch, even if a new version is swapped in now
     found = await ports.runner.run(detector.detect, list(decoded.values())) if decoded else []
     detections = dict(zip(decoded, found, strict=True))
     for i, message in enumerate(messages):
+        if i in stale:  # the key's newer version has its own event: nothing to do here
+            continue
         tombstone = _tombstone(message)
         if tombstone is not None:
             outcome.emit(OBJECTS_DETECTED, tombstone)

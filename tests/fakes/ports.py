@@ -18,7 +18,7 @@ class DictStore:
         self.items[key] = data
         return f"mem://{key}"
 
-    async def get(self, key: str) -> bytes:
+    async def get(self, key: str, version: str | None = None) -> bytes:
         return self.items[key]
 
     async def delete(self, key: str) -> None:

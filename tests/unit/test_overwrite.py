@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.errors import VersionChanged
 from core.index.log_index import LogIndex
 from core.inference import ModelRunner
 from core.settings import CropSettings
@@ -103,6 +104,32 @@ async def test_uploads_and_deletes_of_one_key_in_one_batch_keep_their_order() ->
         ("ObjectsDetected", second.image_id, None),
     ]
     assert out.publish[2][1].image_uri == URI
+
+
+class VersionedStore(DictStore):
+    """A store that, like MinIO, reads conditionally on an etag (md5 of the bytes here)."""
+
+    async def get(self, key: str, version: str | None = None) -> bytes:
+        data = await super().get(key)
+        if version is not None and hashlib.md5(data).hexdigest() != version:
+            raise VersionChanged(key)
+        return data
+
+
+async def test_an_event_of_a_version_the_key_no_longer_holds_is_skipped_without_a_tombstone() -> (
+    None
+):
+    """A reconciler's event that lost the race with a newer upload (or any event read after
+    its key was overwritten) must not remove the newer version nor index its bytes."""
+    store = VersionedStore()
+    old = await _put(store, _jpeg("red"))
+    new = await _put(store, _jpeg("blue"))
+    out = await handle_images([old, new], _ports(store))
+    assert _shape(out) == [
+        ("ObjectsDeleted", None, new.image_id),
+        ("ObjectsDetected", new.image_id, None),
+    ]
+    assert out.dead == []
 
 
 async def test_a_new_version_that_does_not_decode_still_replaces_the_old_one() -> None:
