@@ -195,7 +195,7 @@ class IndexSettings(BaseModel):
     n_shards: int = Field(4, ge=1, description="FAISS shards (one per partition on the real stack)")
     index_type: Literal["Auto", "Flat", "HNSW", "IVF-SQ8"] = Field(
         "Auto",
-        description="Auto: exact below exact_below vectors, then IVF-PQ fast-scan + SQ8 refine "
+        description="Auto: exact below exact_below vectors, then IVF-PQ fast-scan + float16 refine "
         "calibrated to recall_target (core/index/faiss_auto.py)",
     )
     exact_below: int = Field(20_000, ge=624, description="Auto: exact (Flat) search below this")

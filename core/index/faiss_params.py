@@ -37,7 +37,7 @@ class FaissParams:
     compact_min_dead: int = 32  # ... and at least this many
     device: Literal["auto", "cpu", "cuda"] = "auto"  # where IVF trains: see faiss_gpu
     # "Auto" only (see faiss_auto): exact below `exact_below` vectors, then IVF-PQ fast-scan with
-    # an SQ8 refine, rebuilt when the size class changes (`growth` times the last build's size);
+    # a float16 refine, rebuilt when the size class changes (`growth` times the last build's size);
     # nprobe and k_factor are calibrated at each build to reach `recall_target` recall@10 on
     # `calibration_queries` stored vectors (their exact neighbours, the query itself left out)
     exact_below: int = 20_000

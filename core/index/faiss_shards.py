@@ -17,7 +17,7 @@ Index types (each shard is an IndexIDMap2 over the inner index):
   is a flat buffer that searches exactly (nothing is unsearchable). Then one set of centroids is
   trained on all buffered vectors and each shard moves its buffer into an IVF index sharing
   them. Deletes use the dead set + compaction like HNSW.
-- "Auto" (the default): exact Flat while small, then IVF-PQ fast-scan + SQ8 refine built in the
+- "Auto" (the default): exact Flat while small, then IVF-PQ fast-scan + float16 refine built in the
   background and rebuilt at each new size class, nprobe / k_factor calibrated to a recall target
   (see `faiss_auto`). `wait_built()` waits for a build in flight (tests, benchmarks).
 
