@@ -120,6 +120,7 @@ def filtered_recall(
     _search`: fetch 10 × OVERFETCH, keep the matching hits, fetch OVERFETCH times more until 10
     match; past 10 × OVERFETCH³ it asks pgvector, counted here as exact), against the exact
     top-10 among matching vectors; `share` of the rows match."""
+    from core.index.faiss_params import widened
     from services.query.search import OVERFETCH
 
     rng = np.random.default_rng(7)
@@ -130,7 +131,8 @@ def filtered_recall(
     for q, exact in zip(queries[:50], truth, strict=True):
         fetch, found = K * OVERFETCH, []
         while True:
-            [hits] = index.search(q[None, :], min(fetch, len(index)))
+            knobs = widened(index.knobs, fetch // K)
+            [hits] = index.search(q[None, :], min(fetch, len(index)), knobs)
             found = [i for i in (int(o.removeprefix("obj-")) for o, _ in hits) if matching[i]]
             if len(found) >= K or fetch >= len(index):
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
@@ -60,6 +61,14 @@ class Knobs:
     recall: float  # recall@10 the calibration measured with them
     size: int  # vectors the index held at that calibration
     built: int = 0  # vectors the index held at its last build
+
+
+def widened(knobs: Knobs | None, factor: int) -> Knobs | None:
+    """`knobs` with `factor` times the lists probed (at most all): a filtered search fetches
+    `factor` times the hits it wants, and those lie in more lists than the top 10 do."""
+    if knobs is None or factor <= 1:
+        return None
+    return dataclasses.replace(knobs, nprobe=min(knobs.nlist, knobs.nprobe * factor))
 
 
 def params_from_settings(index: IndexSettings) -> FaissParams:

@@ -19,6 +19,7 @@ from core.catalog.pg_vector_reads import Modality
 from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
 from core.fusion import rrf
 from core.imaging import ImageLimits, load_image
+from core.index.faiss_params import widened
 from core.index.indexes import IndexRegistry
 from core.inference import ModelRunner
 from core.ports import Embedder, ObjectStore
@@ -144,7 +145,8 @@ class SearchCatalog:
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         while True:
             k = min(fetch, len(index))
-            [hits] = await asyncio.to_thread(index.search, query, k)
+            knobs = widened(index.knobs, fetch // want)  # an over-fetch probes more lists too
+            [hits] = await asyncio.to_thread(index.search, query, k, knobs)
             views = await self.pg.get_objects([oid for oid, _ in hits])
             found = [
                 SearchHit(score=score, object=views[oid])

@@ -137,3 +137,12 @@ def test_nlist_grows_with_the_square_root_of_the_size_and_never_starves_k_means(
     for n in (700, 5_000, 50_000, 10_000_000):
         nlist = faiss_auto.choose_nlist(n)
         assert 16 <= nlist <= 4096 and (nlist * 39 <= n or nlist == 16)
+
+
+def test_an_over_fetch_probes_as_many_times_more_lists_up_to_all_of_them() -> None:
+    from core.index.faiss_params import Knobs, widened
+
+    knobs = Knobs(nlist=64, nprobe=4, k_factor=8.0, recall=0.97, size=1, built=1)
+    assert widened(knobs, 1) is None and widened(None, 4) is None
+    assert widened(knobs, 4) == Knobs(64, 16, 8.0, 0.97, 1, 1)
+    assert widened(knobs, 64) == Knobs(64, 64, 8.0, 0.97, 1, 1)
