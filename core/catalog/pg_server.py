@@ -49,6 +49,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_alive(pid: int) -> bool:
+    """True for a running process; False for none and for a zombie (exited, not reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc: trust kill(pid, 0)
+    return state not in ("Z", "X")
+
+
 class EmbeddedPostgres:
     """`start()` returns a DSN; a server already running on the same data dir is reused."""
 
@@ -77,6 +92,7 @@ class EmbeddedPostgres:
                 self._initdb()
             port = self.running_port()
             if port is None:
+                self._drop_stale_lock()
                 port = self._pg_ctl_start()
             self._ensure_database(port)
             return self.dsn(port)
@@ -97,10 +113,24 @@ class EmbeddedPostgres:
         if len(lines) < 8 or lines[7].strip() != "ready":
             return None
         try:
-            os.kill(int(lines[0]), 0)
-        except (ProcessLookupError, ValueError):
+            if not process_alive(int(lines[0])):
+                return None
+        except ValueError:
             return None
         return int(lines[3])
+
+    def _drop_stale_lock(self) -> None:
+        """Remove a postmaster.pid whose server is gone but whose pid is still taken by its
+        unreaped zombie (a killed server whose parent never waits for it, e.g. under a PID 1
+        that reaps nothing): Postgres's own check (kill(pid, 0)) takes a zombie for a live
+        server and refuses to start."""
+        lock = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if not process_alive(pid):
+            lock.unlink(missing_ok=True)
 
     def dsn(self, port: int) -> str:
         password = (self.root / "password").read_text().strip()
