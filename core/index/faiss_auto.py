@@ -236,18 +236,16 @@ def _search(
     shards: Sequence[faiss.Index], queries: np.ndarray, k: int, knobs: Knobs
 ) -> list[list[int]]:
     """Global row numbers (parts concatenated in order) of the merged top-k."""
+    params = search_parameters("Auto", True, FaissParams(), None, knobs)
     scores, ids, offset = [], [], 0
     for index in shards:
         if index.ntotal == 0:
             continue
-        params = search_parameters("Auto", True, FaissParams(), None, knobs)
         d, i = index.search(queries, min(k, index.ntotal), params=params)
         scores.append(d)
         ids.append(np.where(i >= 0, i + offset, -1))
         offset += index.ntotal
-    d_all, i_all = np.hstack(scores), np.hstack(ids)
-    order = np.argsort(-d_all, axis=1)[:, :k]
-    return np.take_along_axis(i_all, order, axis=1).tolist()
+    return _merged_top(scores, ids, k)
 
 
 def _exact(
@@ -266,13 +264,18 @@ def _exact(
             scores.append(d)
             ids.append(i + offset)
         offset += len(part)
-    d_all, i_all = np.hstack(scores), np.hstack(ids)
-    order = np.argsort(-d_all, axis=1)[:, : K + 1]
-    rows = np.take_along_axis(i_all, order, axis=1).tolist()
+    rows = _merged_top(scores, ids, K + 1)
     return [set(_without(row, q)) for row, q in zip(rows, picks.tolist(), strict=True)]
 
 
-def _without(row: list[Hashable], query: Hashable) -> list[Hashable]:
+def _merged_top(scores: list[np.ndarray], ids: list[np.ndarray], k: int) -> list[list[int]]:
+    """The k best ids per query row over per-part (scores, ids) blocks, best first."""
+    d_all, i_all = np.hstack(scores), np.hstack(ids)
+    order = np.argsort(-d_all, axis=1)[:, :k]
+    return np.take_along_axis(i_all, order, axis=1).tolist()
+
+
+def _without(row: Sequence[Hashable], query: Hashable) -> list[Hashable]:
     """The first 10 of a row of K + 1 neighbours, the query itself left out."""
     return [g for g in row if g != query][:K]
 
