@@ -79,18 +79,21 @@ async def test_images_uploaded_while_kafka_is_down_reach_the_catalog_once_throug
             await _until(lambda: in_catalog(before), len(before), timeout_s=120)
 
         await asyncio.to_thread(kafka.stop)
-        during = [await put(f"during-{i}.jpg", 2 + i) for i in range(3)]  # events dropped
+        during = [await put(f"during-{i}.jpg", 2 + i) for i in range(5)]  # events dropped
         await asyncio.to_thread(kafka.start)
 
         async with _all_running(services()):
             after = await until_minio_sends_again(put, in_catalog)
-            assert await in_catalog(during) == 0, "MinIO kept events of the outage after all"
+            # MinIO may hold one event in flight and send it once the broker is back; the
+            # others are gone, and only the reconciler can bring them in
+            missing = len(during) - await in_catalog(during)
+            assert missing >= 1, "MinIO kept every event of the outage: nothing to reconcile"
 
             async with open_reconciler(settings) as ports:
                 first = await reconcile_once(ports, grace_s=0)
             everything = before + during + after
             assert first.listed == len(everything)
-            assert first.emitted >= len(during)  # and the uploads MinIO dropped after the outage
+            assert first.emitted >= missing  # and the uploads MinIO dropped after the outage
             await _until(lambda: in_catalog(everything), len(everything), timeout_s=180)
 
             async with open_reconciler(settings) as ports:
