@@ -22,6 +22,7 @@ from core.retry import GaveUp, is_transient, with_retries
 from core.routes import DeadLetter, Outcome, Route, run_isolated
 
 log = logging.getLogger(__name__)
+GAVE_UP = "gave_up"  # the dead-letter reason of a batch whose transient failure outlasted retries
 
 
 @dataclass(frozen=True)
@@ -103,5 +104,5 @@ class InProcessBus:
         except GaveUp as exc:
             log.error("%s: %s; dead-lettering the batch of %d", route.name, exc, len(batch))
             outcome = Outcome()
-            outcome.dead.extend(DeadLetter(m, "gave_up", str(exc)) for m in batch)
+            outcome.dead.extend(DeadLetter(m, GAVE_UP, str(exc)) for m in batch)
             return outcome

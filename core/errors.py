@@ -16,6 +16,7 @@ __all__ = [
     "ImageTooSmall",
     "ModelError",
     "NotAnImage",
+    "NotIndexed",
     "SpendCapReached",
     "VersionChanged",
 ]
@@ -65,6 +66,12 @@ class ModelError(CatalensError):
     """A model could not be loaded or run (missing weights, wrong artifact version)."""
 
     reason = "model_error"
+
+
+class NotIndexed(CatalensError):
+    """The pipeline refused an accepted upload for good (its dead letter says why)."""
+
+    reason = "not_indexed"
 
 
 class CaptionerError(CatalensError):

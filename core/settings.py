@@ -281,6 +281,12 @@ class StreamingSettings(BaseModel):
     retry_attempts: int = Field(5, ge=1, description="tries of a batch on transient failures")
     retry_backoff_s: float = Field(0.5, gt=0.0, description="first backoff; doubles each try")
     retry_backoff_max_s: float = Field(10.0, gt=0.0)
+    aside_retry_s: float = Field(
+        30.0,
+        gt=0.0,
+        description="embedded: retry work that gave up on a transient failure "
+        "(kept in <data_dir>/aside) this often while the app runs, and at every start",
+    )
     graceful_timeout_s: float = Field(30.0, gt=0.0, description="SIGTERM: finish the batch")
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(

@@ -92,7 +92,8 @@ async def _demo(
             stats = await ingest_files(catalog, items)
             typer.echo(
                 f"ingested {stats.new} new images ({stats.objects} objects), "
-                f"{stats.duplicate} already there, {stats.rejected} rejected",
+                f"{stats.duplicate} already there, {stats.rejected} rejected"
+                + (f", {stats.aside} set aside to finish later" if stats.aside else ""),
                 err=True,
             )
 

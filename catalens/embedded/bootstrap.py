@@ -9,6 +9,8 @@ exit."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import itertools
 import json
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 
 import faiss
 
+from catalens.embedded.aside import AsideWork
 from core.bus import InProcessBus, RetryPolicy
 from core.catalog.pg_open import open_pg
 from core.catalog.pg_server import EmbeddedPostgres
@@ -60,6 +63,7 @@ class EmbeddedStack:
     embed_runner: ModelRunner
     detect_runner: ModelRunner  # the detector's one model thread (pipeline and query photos)
     pg_server: EmbeddedPostgres | None
+    aside: AsideWork  # what gave up on a transient failure, to be finished later
     decoded: DecodedImages = field(default_factory=DecodedImages)  # ingest → detector
 
 
@@ -104,7 +108,8 @@ async def open_stack(
                     streaming.retry_backoff_max_s,
                 )
             )
-            bus.on_dead_letter = functools.partial(_record_dead_letter, settings)
+            aside = AsideWork(settings.data_dir / "aside")
+            bus.on_dead_letter = functools.partial(_record_dead_letter, settings, aside)
             stack = EmbeddedStack(
                 settings,
                 bus,
@@ -117,9 +122,18 @@ async def open_stack(
                 embed_runner,
                 detect_runner,
                 server,
+                aside,
             )
             _subscribe(stack)
-            yield stack
+            retrying = asyncio.create_task(
+                aside.retry_every(bus, settings.streaming.aside_retry_s), name="aside-retry"
+            )
+            try:
+                yield stack
+            finally:
+                retrying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retrying
         finally:
             await close_quietly(captioner_in_use)
             detect_runner.close()
@@ -199,9 +213,11 @@ def _subscribe(stack: EmbeddedStack) -> None:
         stack.bus.subscribe(route)
 
 
-def _record_dead_letter(settings: Settings, topic: str, dead: DeadLetter) -> None:
-    """Embedded mode keeps its dead letters in `<data_dir>/dlq.jsonl` (one JSON object a line)."""
+def _record_dead_letter(settings: Settings, aside: AsideWork, topic: str, dead: DeadLetter) -> None:
+    """Embedded mode keeps its dead letters in `<data_dir>/dlq.jsonl` (one JSON object a line);
+    the ones that gave up on a transient failure are also kept aside to be finished later."""
     message = dead.message
+    aside.on_dead_letter(topic, dead.reason, message)
     body = message.model_dump(mode="json") if hasattr(message, "model_dump") else repr(message)
     record = {
         "time": datetime.now(UTC).isoformat(),

@@ -14,8 +14,9 @@ from typing import Any
 
 from catalens.embedded.bootstrap import EmbeddedStack, open_stack
 from catalens.embedded.repair import finish_incomplete
-from core.errors import CatalensError, ImageError
+from core.errors import CatalensError, ImageError, NotIndexed
 from core.imaging import ImageLimits, load_image
+from core.retry import is_transient
 from core.settings import Settings
 from core.storage_keys import crop_prefix, image_key
 from schemas import ImageDeleted, ImageUploaded, image_id_from_bytes
@@ -44,7 +45,7 @@ class EmbeddedCatalog(SearchCatalog):
             fusion=stack.settings.search.fusion,
         )
         self.stack = stack
-        self._inflight: dict[str, asyncio.Future[IngestResult | ImageError]] = {}
+        self._inflight: dict[str, asyncio.Future[IngestResult | CatalensError]] = {}
 
     async def image_bytes(self, image_id: str) -> bytes | None:
         return await read_or_none(self.stack.store, image_key(image_id))
@@ -61,16 +62,21 @@ class EmbeddedCatalog(SearchCatalog):
 
     async def ingest_many(
         self, items: Sequence[tuple[str, bytes, str | None]]
-    ) -> list[IngestResult | ImageError]:
+    ) -> list[IngestResult | CatalensError]:
         """Validate, store and publish a batch of uploads, then run the pipeline over them.
 
         Each content id is processed once: images already in the catalog, repeats inside the
         batch and uploads another request is processing right now (claimed in `_inflight`)
-        all answer `duplicate=True` once the first one is done."""
-        results: list[IngestResult | ImageError | None] = []
+        all answer `duplicate=True` once the first one is done. A new image is indexed
+        (`pending=False`, its object count) only when its row is there and none of its work
+        was set aside on a transient failure; work aside answers `pending=True` (finished by
+        the next retry, `stack.aside`); an image the pipeline refused for good is `NotIndexed`.
+        Raises a transient error (e.g. `asyncpg.PostgresConnectionError`) when the catalog
+        cannot be read before anything is published."""
+        results: list[IngestResult | CatalensError | None] = []
         fresh: list[int] = []
-        claimed: dict[str, asyncio.Future[IngestResult | ImageError]] = {}
-        waits: list[tuple[int, asyncio.Future[IngestResult | ImageError]]] = []
+        claimed: dict[str, asyncio.Future[IngestResult | CatalensError]] = {}
+        waits: list[tuple[int, asyncio.Future[IngestResult | CatalensError]]] = []
         try:
             for filename, data, source in items:
                 image_id = image_id_from_bytes(data)
@@ -80,7 +86,7 @@ class EmbeddedCatalog(SearchCatalog):
                     waits.append((len(results) - 1, self._inflight[image_id]))
                     continue
                 if exists:
-                    results.append(IngestResult(image_id, await self._count(image_id), True))
+                    results.append(await self._settled(image_id, duplicate=True))
                     continue
                 claim = claimed[image_id] = self._inflight[image_id] = asyncio.Future()
                 try:
@@ -108,17 +114,28 @@ class EmbeddedCatalog(SearchCatalog):
         for i in fresh:
             done = results[i]
             assert isinstance(done, IngestResult)
-            results[i] = IngestResult(done.image_id, await self._count(done.image_id), False)
+            results[i] = await self._settled(done.image_id, duplicate=False)
         for i, claim in waits:
             first = await claim
             if isinstance(first, IngestResult):
-                first = IngestResult(first.image_id, await self._count(first.image_id), True)
+                first = await self._settled(first.image_id, duplicate=True)
             results[i] = first
         return [r for r in results if r is not None]
 
-    async def _count(self, image_id: str) -> int:
-        view = await self.stack.pg.get_image(image_id)
-        return len(view.objects) if view else 0
+    async def _settled(self, image_id: str, duplicate: bool) -> IngestResult | CatalensError:
+        """Where an image stands after the pipeline ran over it: indexed, aside or refused."""
+        if image_id not in self.stack.aside.images():
+            try:
+                view = await self.stack.pg.get_image(image_id)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                view = None  # the catalog is away: its work gave up too and is aside
+            else:
+                if view is not None:
+                    return IngestResult(image_id, len(view.objects), duplicate)
+                return NotIndexed(f"image {image_id} was dead-lettered by the pipeline")
+        return IngestResult(image_id, 0, duplicate, pending=True)
 
     async def delete_image(self, image_id: str) -> bool:
         if not await self.stack.pg.image_exists(image_id):

@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from catalens.embedded.catalog import EmbeddedCatalog
-from core.errors import ImageError
+from core.errors import CatalensError
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ class IngestStats:
     duplicate: int = 0
     rejected: int = 0
     objects: int = 0
+    aside: int = 0  # accepted, not searchable yet: work set aside on a transient failure
 
 
 async def ingest_files(
@@ -36,16 +37,22 @@ async def ingest_files(
             chunk = items[start : start + batch_size]
             loaded = [(path.name, path.read_bytes(), source) for path, source in chunk]
             for (path, _), result in zip(chunk, await catalog.ingest_many(loaded), strict=True):
-                if isinstance(result, ImageError):
+                if isinstance(result, CatalensError):
                     stats.rejected += 1
                     log.warning("skipped %s: %s (%s)", path, result.message, result.reason)
                 elif result.duplicate:
                     stats.duplicate += 1
+                elif result.pending:
+                    stats.aside += 1
                 else:
                     stats.new += 1
                     stats.objects += result.objects
             bar.update(len(chunk))
             bar.set_postfix(
-                new=stats.new, seen=stats.duplicate, bad=stats.rejected, objects=stats.objects
+                new=stats.new,
+                seen=stats.duplicate,
+                bad=stats.rejected,
+                aside=stats.aside,
+                objects=stats.objects,
             )
     return stats

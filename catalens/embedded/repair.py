@@ -33,7 +33,11 @@ async def finish_incomplete(stack: EmbeddedStack, batch: int = 16, progress: boo
     """Redo what is missing; returns how many images and captions were sent through again.
     1. objects without a caption: their image's detections go through enrichment again;
     2. objects without an image vector of the current model: `backfill_vectors`;
-    3. captions without a caption vector: the caption goes to the embedder again."""
+    3. captions without a caption vector: the caption goes to the embedder again.
+    First, the work set aside on a transient failure (`stack.aside`) is sent through again."""
+    if len(stack.aside):
+        log.warning("%d messages were set aside on a transient failure: retrying", len(stack.aside))
+        await stack.aside.retry(stack.bus)
     uncaptioned = await stack.pg.uncaptioned_images()
     if uncaptioned:
         log.warning("%d images have objects without captions: finishing them", len(uncaptioned))

@@ -16,6 +16,7 @@ from litestar.status_codes import (
 )
 
 from core.errors import CatalensError, ImageError, ImageTooLarge, ModelError, NotAnImage
+from core.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,20 @@ def handle_undecodable(_: Request, exc: UnicodeDecodeError) -> Response:
     )
 
 
+RETRY_AFTER_S = 5
+
+
 def handle_unexpected(_: Request, exc: Exception) -> Response:
+    """A transient failure (the catalog's database or object store briefly away) is 503 with
+    `Retry-After`; anything else is a bug: 500, logged with its traceback."""
+    if is_transient(exc):
+        log.warning("unavailable: %s: %s", type(exc).__name__, exc)
+        return _json(
+            HTTP_503_SERVICE_UNAVAILABLE,
+            "unavailable",
+            f"a backing service is unavailable ({type(exc).__name__}); try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     log.exception("unhandled error", exc_info=exc)
     return _json(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred")
 

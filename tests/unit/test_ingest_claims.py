@@ -33,6 +33,7 @@ class Stack(SimpleNamespace):
         self.indexed: set[str] = set()
         self.pg = SimpleNamespace(image_exists=self.image_exists, get_image=self.get_image)
         self.bus = SimpleNamespace(publish=self.publish, drain=self.drain)
+        self.aside = SimpleNamespace(images=set)  # nothing set aside
 
     async def image_exists(self, image_id: str) -> bool:
         await asyncio.sleep(0)
