@@ -3,8 +3,9 @@
 A batch whose handler keeps failing on a transient error (its Postgres restarting, a full disk)
 is dead-lettered `gave_up` by `core.bus.InProcessBus`: one process has no redelivery. Embedded
 mode keeps each such message in `<data_dir>/aside/<event_id>.json` (besides its `dlq.jsonl`
-record) and sends it through again at start-up and every `streaming.aside_retry_s` while the
-app runs. A message that succeeds is removed; one that gives up again stays for the next pass.
+record); the stack sends it through again at start-up and every `streaming.aside_retry_s`
+while the app runs (`catalens.embedded.bootstrap`). A message that succeeds is removed; one
+that gives up again stays for the next pass.
 Ids are deterministic and every write downstream is an upsert, so retrying a message that had
 in fact succeeded changes nothing. `images()` tells which images still wait: an upload with
 work aside is answered 202 (accepted, not yet searchable), never 201."""
@@ -111,16 +112,6 @@ class AsideWork:
             len(self._images),
         )
         return Retried(len(paths), len(done) - refused, refused)
-
-    async def retry_every(self, bus: Bus, interval_s: float) -> None:
-        """Retry whatever is aside every `interval_s` seconds, until cancelled."""
-        while True:
-            await asyncio.sleep(interval_s)
-            if len(self):
-                try:
-                    await self.retry(bus)
-                except Exception:  # the next pass tries again
-                    log.exception("retrying the work set aside failed; trying again later")
 
 
 def _image_of(message: Envelope) -> str:

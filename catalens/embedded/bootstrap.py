@@ -125,9 +125,7 @@ async def open_stack(
                 aside,
             )
             _subscribe(stack)
-            retrying = asyncio.create_task(
-                aside.retry_every(bus, settings.streaming.aside_retry_s), name="aside-retry"
-            )
+            retrying = asyncio.create_task(_look_after(stack), name="look-after")
             try:
                 yield stack
             finally:
@@ -139,6 +137,22 @@ async def open_stack(
             detect_runner.close()
             embed_runner.close()
             view.index.close()
+
+
+async def _look_after(stack: EmbeddedStack) -> None:
+    """Every `streaming.aside_retry_s` seconds, until cancelled: start the embedded Postgres
+    again if it died (same data dir and port), then retry the work set aside."""
+    while True:
+        await asyncio.sleep(stack.settings.streaming.aside_retry_s)
+        server = stack.pg_server
+        try:
+            if server is not None and server.running_port() is None:
+                log.warning("the embedded Postgres is not running: starting it again")
+                await asyncio.to_thread(server.start)
+            if len(stack.aside):
+                await stack.aside.retry(stack.bus)
+        except Exception:  # the next pass tries again
+            log.exception("looking after the embedded stack failed; trying again later")
 
 
 def _load_detector(settings: Settings) -> Detector:

@@ -95,6 +95,7 @@ class EmbeddedPostgres:
                 self._drop_stale_lock()
                 port = self._pg_ctl_start()
             self._ensure_database(port)
+            self.port = port  # a restart (after a crash) keeps the DSN its clients hold
             return self.dsn(port)
 
     def stop(self) -> None:

@@ -39,12 +39,12 @@ INCOMPLETE = """SELECT count(*) FILTER (WHERE c.object_id IS NULL) AS no_caption
 class StopsPostgresOnce:
     """The real detector, which stops the catalog's Postgres on its `armed` call."""
 
-    def __init__(self, detector: Any, server: EmbeddedPostgres) -> None:
+    def __init__(self, detector: Any, server: EmbeddedPostgres | None) -> None:
         self.detector, self.server, self.identity = detector, server, detector.identity
         self.armed = False
 
     def detect(self, images: Sequence[Image.Image]) -> list[Any]:
-        if self.armed:
+        if self.armed and self.server is not None:
             self.armed = False
             self.server.stop()
         return list(self.detector.detect(images))
@@ -153,3 +153,29 @@ async def test_work_set_aside_is_finished_when_the_catalog_opens_again(outage: O
         view = await catalog.stack.pg.get_image(result.image_id)
         assert view is not None and view.objects and view.source == "shop"
     assert not list((settings.data_dir / "aside").glob("*.json"))
+
+
+async def test_the_embedded_postgres_is_started_again_and_the_work_aside_finished(
+    tmp_path: Path, yolo_detector: Any, aligned_model_dir: Path
+) -> None:
+    """The app's own embedded Postgres (no DSN configured) dies; the running app starts it
+    again on the same port and finishes the upload without anyone's help."""
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.embedder.model = str(aligned_model_dir)
+    settings.captioner.backend = "offline"
+    settings.streaming.retry_attempts, settings.streaming.retry_backoff_s = 2, 0.2
+    settings.streaming.aside_retry_s = 1.0
+    photo = sorted(PRODUCTS.glob("*.jpg"))[4]
+    detector = StopsPostgresOnce(yolo_detector, None)
+    async with embedded_catalog(settings, detector=detector) as catalog:
+        server = detector.server = catalog.stack.pg_server
+        assert server is not None
+        detector.armed = True
+        [result] = await catalog.ingest_many([(photo.name, photo.read_bytes(), None)])
+        assert not isinstance(result, Exception) and result.pending
+        deadline = time.monotonic() + 60
+        while len(catalog.stack.aside) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        assert not len(catalog.stack.aside) and server.running_port() is not None
+        view = await catalog.stack.pg.get_image(result.image_id)
+        assert view is not None and view.objects
