@@ -1,12 +1,15 @@
 """Tower features, extracted once and cached on disk.
 
-Image features are keyed by tower + view + absolute file path + size + mtime, so an edited photo
-is re-extracted and nothing else is. Views: "plain" and "flip" (mirrored left-right).
+Image features are keyed by tower + view + the sha1 of the file's bytes, so an edited photo is
+re-extracted and nothing else is, and a copy of the same datasets elsewhere (a new machine, a
+re-provisioned `../shared`) finds the cache still valid. Views: "plain" and "flip" (mirrored
+left-right).
 Text features are keyed by tower + the text itself.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,8 +31,16 @@ VIEWS = ("plain", "flip")
 
 
 def image_cache_key(tower: str, view: str, path: Path) -> str:
+    """The cache key of one view of the image file at `path` (hex sha1; reads the file once
+    per path, size and mtime)."""
     stat = path.stat()
-    return _digest(f"{tower}|{view}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}")
+    content = _content(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return _digest(f"{tower}|{view}|{content}")
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _content(path: str, size: int, mtime_ns: int) -> str:
+    return "sha1:" + hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
 class FeatureCache:
