@@ -107,6 +107,11 @@ def load_image(
     try:
         if max_side is not None and max(image.size) > max_side:
             scale = max(image.size) / max_side
+            if min(image.size) / scale < limits.min_side:  # the models would get a sliver
+                raise ImageTooSmall(
+                    f"image is {image.width}x{image.height}: shrunk to {max_side} px on its long "
+                    f"side its short side is under {limits.min_side} px (too thin to search)"
+                )
             image = _shrink(image, scale)
         image = _normalise(image)
     except ImageError:

@@ -135,9 +135,14 @@ class QuerySettings(BaseModel):
     )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)
     max_pixels: int = Field(40_000_000, ge=1)
-    max_limit: int = Field(200, ge=1, description="largest page a search may ask for")
+    max_limit: int = Field(
+        200, ge=1, le=200, description="largest page a search may ask for (the API documents 200)"
+    )
     max_concurrent_decodes: int = Field(
-        4, ge=1, description="uploads decoded at once (ingest, photo search); past it: 503"
+        4, ge=1, description="uploads decoded at once (ingest, photo search); past it they wait"
+    )
+    decode_wait_s: float = Field(
+        10.0, ge=0.0, description="how long an upload waits for a decode slot before a 503"
     )
     detect_objects: bool = Field(
         True, description="photo search detects the query photo's objects (shop the look)"

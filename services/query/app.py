@@ -23,7 +23,7 @@ from services.query.metrics import MetricsMiddleware, QueryMetrics
 from services.query.openapi_errors import document_errors
 from services.query.ports import Catalog
 from services.query.routes import HTTP_ROUTES
-from services.query.security import SecurityHeadersMiddleware
+from services.query.security import add_security_headers
 from services.query.uploads import request_body_limit
 
 CatalogFactory = Callable[[], AbstractAsyncContextManager[Catalog]]
@@ -70,7 +70,8 @@ def create_app(catalog_factory: CatalogFactory, settings: QuerySettings | None =
         route_handlers=HTTP_ROUTES,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[SecurityHeadersMiddleware(), MetricsMiddleware()],
+        middleware=[MetricsMiddleware()],
+        before_send=[add_security_headers],
         lifespan=[_lifespan(catalog_factory)],
         state=State(
             {

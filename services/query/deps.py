@@ -18,6 +18,9 @@ from services.query.ports import Catalog
 ATTRIBUTE_PREFIX = "attr."
 ID_PATTERN = r"^[0-9A-Za-z_-]{1,128}$"
 TEXT_LIMIT = 255  # characters of a source, label or attribute value (the event schemas' bound)
+NAME_LIMIT = 64  # characters of an attribute name (`attr.<name>`)
+MAX_PAGE = 200  # the largest `limit` (settings.query.max_limit may lower it)
+MAX_OFFSET = 2**31 - 1
 
 IdPath = Annotated[
     str,
@@ -63,8 +66,10 @@ def provide_filters(
     """Query parameters → `SearchFilters`; `attr.<name>=<value>` pairs filter attributes.
     Raises `ClientException` (400) for text Postgres cannot hold or no catalog value has."""
     for name, value in request.query_params.items():
+        if name.startswith(ATTRIBUTE_PREFIX):
+            check_text(name.removeprefix(ATTRIBUTE_PREFIX), "attribute name", NAME_LIMIT)
         if name in ("label", "source") or name.startswith(ATTRIBUTE_PREFIX):
-            check_text(value, name)
+            check_text(value, name[: NAME_LIMIT + len(ATTRIBUTE_PREFIX)])
     attributes = {
         key.removeprefix(ATTRIBUTE_PREFIX): value
         for key, value in request.query_params.items()
@@ -78,8 +83,8 @@ def provide_filters(
 
 def provide_page(
     settings: NamedDependency[QuerySettings],
-    limit: Annotated[int, Parameter(description="results per page", ge=1)] = 24,
-    offset: Annotated[int, Parameter(description="results to skip", ge=0)] = 0,
+    limit: Annotated[int, Parameter(description="results per page", ge=1, le=MAX_PAGE)] = 24,
+    offset: Annotated[int, Parameter(description="results to skip", ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page:
     if limit > settings.max_limit:
         raise ClientException(f"limit is {limit}; the largest page is {settings.max_limit}")

@@ -55,6 +55,34 @@ def document_errors(app: Litestar) -> None:
                 **(operation.responses or {}),
                 **{str(code): _error(code) for code in statuses(method, path)},
             }
+    _document_other_answers(document.paths or {})
+
+
+INGEST_ANSWERS = {
+    "200": "Already in the catalog (`status`: duplicate)",
+    "202": "Accepted, not searchable yet (`status`: accepted): the real stack's pipeline runs "
+    "after the answer; on the embedded default its work was set aside while the catalog's "
+    "database was away. `state_url` answers 404 until the image is indexed",
+}
+
+
+def _document_other_answers(paths: dict[str, Any]) -> None:
+    """The ingest's 200 and 202 (same body as its 201), and the feed's event stream."""
+    ingest = getattr(paths.get("/api/images"), "post", None)
+    created = (ingest.responses or {}).get("201") if ingest is not None else None
+    if ingest is not None and isinstance(created, OpenAPIResponse):
+        for code, description in INGEST_ANSWERS.items():
+            ingest.responses[code] = OpenAPIResponse(
+                description=description, content=created.content
+            )
+    feed = getattr(paths.get("/api/feed"), "get", None)
+    streamed = (feed.responses or {}).get("200") if feed is not None else None
+    if isinstance(streamed, OpenAPIResponse):
+        streamed.content = {
+            "text/event-stream": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="Server-Sent Events")
+            )
+        }
 
 
 def statuses(method: str, path: str) -> list[int]:

@@ -12,8 +12,7 @@
 from __future__ import annotations
 
 from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
@@ -40,20 +39,13 @@ def security_headers(path: str) -> list[tuple[bytes, bytes]]:
     ]
 
 
-class SecurityHeadersMiddleware(ASGIMiddleware):
-    """Adds `security_headers` to every HTTP response (errors and static files included),
-    replacing any the handler set itself."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        extra = security_headers(scope["path"])
-        names = {name for name, _ in extra}
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": [*kept, *extra]}  # type: ignore[typeddict-item]
-            await send(message)
-
-        await next_app(scope, receive, send_wrapper)
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """A `before_send` hook: adds `security_headers` to every HTTP response, replacing any the
+    handler set itself. App-level hooks wrap the router too, so a 404 for an unknown path and a
+    405 carry them as well (a middleware runs only for matched routes)."""
+    if message["type"] != "http.response.start" or scope.get("type") != ScopeType.HTTP:
+        return
+    extra = security_headers(scope["path"])
+    names = {name for name, _ in extra}
+    kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+    message["headers"] = [*kept, *extra]

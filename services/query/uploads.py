@@ -49,14 +49,26 @@ RETRY_AFTER_S = 1
 
 @asynccontextmanager
 async def decode_slot(state: State) -> AsyncIterator[None]:
-    """One of `query.max_concurrent_decodes` slots for decoding an upload (memory is bounded
-    per decode, so the count bounds the total). All busy: `ServiceUnavailableException` (503)
-    with `Retry-After`, at once rather than queueing a growing pile of pictures."""
+    """One of `query.max_concurrent_decodes` slots for decoding and processing an upload
+    (memory is bounded per decode, so the count bounds the total). All busy: wait up to
+    `query.decode_wait_s` for one (an ordinary burst of uploads queues briefly), then
+    `ServiceUnavailableException` (503) with `Retry-After` rather than a growing pile."""
     slots: asyncio.Semaphore = state["decode_slots"]
-    if slots.locked():
-        raise ServiceUnavailableException(
-            "too many pictures are being decoded right now; retry shortly",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
-    async with slots:
+    wait_s: float = state["settings"].decode_wait_s
+    if slots.locked() and wait_s <= 0:
+        raise _busy()
+    try:
+        await asyncio.wait_for(slots.acquire(), timeout=wait_s if wait_s > 0 else None)
+    except TimeoutError:
+        raise _busy() from None
+    try:
         yield
+    finally:
+        slots.release()
+
+
+def _busy() -> ServiceUnavailableException:
+    return ServiceUnavailableException(
+        "too many pictures are being decoded right now; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )

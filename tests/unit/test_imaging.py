@@ -329,3 +329,16 @@ def test_a_query_photo_of_any_mode_shrinks_to_max_side_and_says_by_how_much(mode
     small = load_image(buffer.getvalue(), max_side=1000)
     assert small.mode == "RGB" and small.size == (1000, 500)
     assert small.info["scale"] == 3.0
+
+
+@pytest.mark.parametrize("size", [(5000, 8), (10, 3000), (20000, 10)])
+def test_a_strip_too_thin_once_shrunk_to_max_side_is_refused_at_the_edge(
+    size: tuple[int, int],
+) -> None:
+    """The pipeline shrinks uploads to the detector's max side: a strip that would become a
+    sliver under 8 px is refused when it arrives, never accepted and then dead-lettered."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buffer, "PNG")
+    with pytest.raises(ImageTooSmall, match="too thin"):
+        load_image(buffer.getvalue(), max_side=2048)
+    assert load_image(buffer.getvalue()).size == size  # without a max side it is fine

@@ -314,3 +314,19 @@ async def test_the_index_endpoint_says_which_model_and_index_answer_or_503_witho
         "search": knobs,
         "behind": None,
     }
+
+
+async def test_the_openapi_document_states_the_bounds_and_every_answer(
+    client: AsyncTestClient,
+) -> None:
+    """What the service enforces is what the document says: page bounds, the ingest's 200 /
+    201 / 202, and the feed as an event stream."""
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path, method in (("/api/search/text", "get"), ("/api/objects/{object_id}/similar", "get")):
+        parameters = {p["name"]: p["schema"] for p in paths[path][method]["parameters"]}
+        assert parameters["limit"]["maximum"] == 200, path
+        assert parameters["offset"]["maximum"] == 2**31 - 1, path
+    ingest = paths["/api/images"]["post"]["responses"]
+    assert {"200", "201", "202"} <= set(ingest)
+    assert ingest["202"]["content"] == ingest["201"]["content"]
+    assert "text/event-stream" in paths["/api/feed"]["get"]["responses"]["200"]["content"]

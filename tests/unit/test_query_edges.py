@@ -3,6 +3,8 @@ answered with a clear 4xx that leaves the catalog untouched (never a 5xx)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -13,12 +15,22 @@ __all__ = ["catalog", "client"]  # fixtures
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/api/recent", "/api/objects/nope", "/static/app.js", "/api/search/text?q="]
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/api/recent"),
+        ("GET", "/api/objects/nope"),
+        ("GET", "/static/app.js"),
+        ("GET", "/api/search/text?q="),
+        ("GET", "/nothere"),  # the router's own 404
+        ("GET", "/api/nothere"),
+        ("PUT", "/api/images/"),  # the router's own 405
+    ],
 )
 async def test_every_response_carries_the_security_headers(
-    client: AsyncTestClient, path: str
+    client: AsyncTestClient, method: str, path: str
 ) -> None:
-    response = await client.get(path)
+    response = await client.request(method, path)
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert "script-src 'self';" in response.headers["content-security-policy"]
@@ -83,6 +95,10 @@ BAD_GETS = [
     "/api/search/text?q=bag&offset=abc",
     "/api/search/text?q=bag&min_score=nan",
     "/api/search/text?q=bag&fusion=maybe",
+    "/api/search/text?q=bag&offset=99999999999999999999999",  # past Postgres' bigint
+    "/api/search/text?q=bag&offset=2147483648",
+    "/api/search/text?q=bag&attr.%00=red",  # NUL in an attribute's name
+    "/api/objects/abc/similar?attr." + "n" * 65 + "=red",
 ]
 
 
@@ -158,7 +174,7 @@ async def test_past_the_decode_slots_an_upload_is_a_503_with_retry_after(
 ) -> None:
     from tests.unit.test_query_api import client_for
 
-    async with client_for(catalog, max_concurrent_decodes=1) as client:
+    async with client_for(catalog, max_concurrent_decodes=1, decode_wait_s=0) as client:
         slots = client.app.state["decode_slots"]
         files = {"file": ("a.jpg", photo())}
         async with slots:  # another request is decoding: the only slot is taken
@@ -168,3 +184,28 @@ async def test_past_the_decode_slots_an_upload_is_a_503_with_retry_after(
     assert busy.status_code == busy_ingest.status_code == 503
     assert busy.headers["retry-after"] == "1" and busy.json()["error"] == "unavailable"
     assert free.status_code == 200
+
+
+async def test_a_burst_past_the_decode_slots_waits_for_a_slot_instead_of_a_503() -> None:
+    from litestar.datastructures import State
+    from litestar.exceptions import ServiceUnavailableException
+
+    from core.settings import QuerySettings
+    from services.query.uploads import decode_slot
+
+    async def upload(state: State) -> int:
+        try:
+            async with decode_slot(state):
+                await asyncio.sleep(0.2)  # decoding and the pipeline, holding the slot
+            return 201
+        except ServiceUnavailableException:
+            return 503
+
+    def state(slots: int, wait_s: float) -> State:
+        settings = QuerySettings(max_concurrent_decodes=slots, decode_wait_s=wait_s)
+        return State({"settings": settings, "decode_slots": asyncio.Semaphore(slots)})
+
+    patient = state(2, wait_s=30)
+    assert await asyncio.gather(*(upload(patient) for _ in range(6))) == [201] * 6
+    hurried = state(1, wait_s=0.05)
+    assert sorted(await asyncio.gather(*(upload(hurried) for _ in range(3)))) == [201, 503, 503]
