@@ -161,7 +161,9 @@ def _decode(data: bytes, limits: ImageLimits, max_side: int | None = None) -> Im
             f"bytes are not a supported image format ({', '.join(ALLOWED_FORMATS)})"
         ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"decompression bomb refused: {exc}") from exc
+        raise ImageTooLarge(
+            f"image has too many pixels (over {limits.max_pixels:,}, or a decompression bomb)"
+        ) from exc
     except MemoryError as exc:
         raise ImageTooLarge("image needs more memory to decode than is available") from exc
     except Exception as exc:  # OSError, SyntaxError, struct.error, ... from a broken body
