@@ -26,17 +26,22 @@ from core.index.faiss_shards import ShardedFaissIndex
 from core.index.indexes import IndexRegistry
 from core.wire import identity_of
 from schemas import EmbedderRef, ObjectsDeleted, ObjectsEmbedded, Vector
+from schemas.embedded_view import EmbeddedView
 
-Record = tuple[int, int, "ObjectsEmbedded | ObjectsDeleted | None"]
+Record = tuple[int, int, "ObjectsEmbedded | EmbeddedView | ObjectsDeleted | None"]
 OnError = Callable[[int, int, Exception], None]
 
 
-def is_late(message: ObjectsEmbedded, removed: bool) -> bool:
+def is_late(message: ObjectsEmbedded | EmbeddedView, removed: bool) -> bool:
     """Whether vectors of an image a tombstone has removed are late enrichment, to be dropped:
     caption vectors travel a longer path (captioner, embedder) than the tombstone, which
     follows the image vectors on the detections' path. Image vectors after it are a new
     detection of that id (the same bytes stored again) and bring it back."""
-    return removed and all(v.modality != "image" for v in message.vectors)
+    if not removed:
+        return False
+    if isinstance(message, EmbeddedView):
+        return "image" not in message.modalities
+    return all(v.modality != "image" for v in message.vectors)
 
 
 @dataclass
@@ -93,19 +98,20 @@ class LogIndex:
     def apply_many(self, records: Iterable[Record], on_error: OnError | None = None) -> None:
         """`apply` each record in order, with the vectors of consecutive records gathered into
         one FAISS upsert per (partition, index); a tombstone first writes what its partition
-        gathered before it. A record that cannot be applied (e.g. a vector of another dim) is
-        skipped, and reported to `on_error`; the records after it go on."""
+        gathered before it. An `EmbeddedView` applies as the message it views. A record that
+        cannot be applied (e.g. a vector of another dim) is skipped, and reported to
+        `on_error`; the records after it go on."""
         batch = _Gathered(self)
         for partition, offset, message in records:
             if offset < self.positions[partition]:
                 continue
             try:
-                if isinstance(message, ObjectsEmbedded):
+                if isinstance(message, (EmbeddedView, ObjectsEmbedded)):
                     removed = self.maps[partition].removed
                     if not is_late(message, message.image_id in removed):
                         removed.discard(message.image_id)
-                        batch.add(partition, message)
-                        self._remember(partition, message)
+                        ids = batch.add(partition, message)
+                        self._remember(partition, message.image_id, message.image_uri, ids)
                 elif isinstance(message, ObjectsDeleted):
                     batch.flush(partition)
                     self._delete(partition, message)
@@ -117,11 +123,11 @@ class LogIndex:
             self.applied += 1
         batch.flush()
 
-    def _remember(self, partition: int, message: ObjectsEmbedded) -> None:
+    def _remember(self, partition: int, image_id: str, uri: str | None, ids: list[str]) -> None:
         maps = self.maps[partition]
-        maps.objects_of_image[message.image_id].update(v.object_id for v in message.vectors)
-        if message.image_uri is not None:
-            maps.place(message.image_id, str(message.image_uri))
+        maps.objects_of_image[image_id].update(ids)
+        if uri is not None:
+            maps.place(image_id, str(uri))
 
     def _delete(self, partition: int, message: ObjectsDeleted) -> None:
         maps = self.maps[partition]
@@ -159,36 +165,52 @@ class LogIndex:
 
 
 class _Gathered:
-    """Vectors waiting for one upsert per (partition, index), last write per object winning.
-    They wait as their wire bytes: a flush turns the float32 ones into a matrix in one copy."""
+    """Vectors waiting for one upsert per (partition, index), last write per object winning:
+    per key, each record's rows as a matrix (a view's is its frame's bytes, not copied) and
+    which row of their concatenation holds each object's latest vector."""
 
     def __init__(self, log: LogIndex) -> None:
         self.log = log
-        self.vectors: dict[tuple[int, ShardedFaissIndex], dict[str, Vector]] = {}
+        self.rows: dict[tuple[int, ShardedFaissIndex], dict[str, int]] = {}
+        self.chunks: dict[tuple[int, ShardedFaissIndex], list[np.ndarray]] = {}
+        self.ends: dict[tuple[int, ShardedFaissIndex], int] = {}  # rows gathered per key
         self.partition_of: dict[str, int] = {}
         self.indexes: dict[tuple[str, str, int], ShardedFaissIndex] = {}
         self._ref: EmbedderRef | None = None  # the last embedder seen, and its model key
         self._key = ""
 
-    def add(self, partition: int, message: ObjectsEmbedded) -> None:
-        ref, vectors = message.embedder, message.vectors
+    def add(self, partition: int, message: ObjectsEmbedded | EmbeddedView) -> list[str]:
+        """Gather the record's vectors; returns its object ids."""
+        ref = message.embedder
+        if isinstance(message, EmbeddedView):
+            ids, modalities, matrix = message.object_ids, message.modalities, message.matrix
+        else:
+            ids = [v.object_id for v in message.vectors]
+            modalities = [v.modality for v in message.vectors]
+            matrix = _matrix([v.vector for v in message.vectors])
+        if matrix.shape[1] != ref.dim:  # the schema checks it; a hand-built message may not
+            raise ValueError(f"vector of dim {matrix.shape[1]} from an embedder of dim {ref.dim}")
         if ref is not self._ref:  # a replay's records share one embedder, often one object
             self._ref, self._key = ref, identity_of(ref).key
-        indexes = {m: self._index(m, ref.dim) for m in {v.modality for v in vectors}}
         partition_of = self.partition_of
-        if any(partition_of.get(v.object_id, partition) != partition for v in vectors):
+        if any(partition_of.get(oid, partition) != partition for oid in ids):
             self.flush()  # an object moved partition: keep the order of its two writes
-        for item in vectors:
-            vector = item.vector
-            if len(vector.data) != vector.dim * _ITEMSIZE[vector.dtype]:
-                vector.to_numpy()  # raises the size error
-            if vector.dim != ref.dim:  # the schema checks it; a hand-built message may not
-                raise ValueError(f"vector of dim {vector.dim} from an embedder of dim {ref.dim}")
-            gathered = self.vectors.get((partition, indexes[item.modality]))
-            if gathered is None:
-                gathered = self.vectors[(partition, indexes[item.modality])] = {}
-            gathered[item.object_id] = vector
-            partition_of[item.object_id] = partition
+        kinds = set(modalities)
+        for modality in kinds:
+            key = (partition, self._index(modality, ref.dim))
+            part_ids, part = ids, matrix
+            if len(kinds) > 1:
+                picked = [j for j, m in enumerate(modalities) if m == modality]
+                part_ids, part = [ids[j] for j in picked], matrix[picked]
+            rows = self.rows.get(key)
+            if rows is None:
+                rows, self.chunks[key] = self.rows.setdefault(key, {}), []
+            start = self.ends.get(key, 0)
+            rows.update(zip(part_ids, range(start, start + len(part_ids)), strict=True))
+            self.chunks[key].append(part)
+            self.ends[key] = start + len(part_ids)
+        partition_of.update(dict.fromkeys(ids, partition))
+        return ids
 
     def _index(self, modality: str, dim: int) -> ShardedFaissIndex:
         """The index of the current model and `modality` (get_or_create refuses another dim)."""
@@ -199,20 +221,30 @@ class _Gathered:
         return index
 
     def flush(self, partition: int | None = None) -> None:
-        for (p, index), vectors in list(self.vectors.items()):
-            if partition is None or p == partition:
-                index.upsert(list(vectors), _matrix(list(vectors.values())), shard=p)
-                del self.vectors[(p, index)]
-                for oid in vectors:
-                    self.partition_of.pop(oid, None)
+        for key in [k for k in self.rows if partition is None or k[0] == partition]:
+            p, index = key
+            rows, chunks = self.rows.pop(key), self.chunks.pop(key)
+            del self.ends[key]
+            matrix = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            if len(rows) != len(matrix):  # an object written twice: its last row only
+                matrix = matrix[list(rows.values())]
+            index.upsert(list(rows), matrix, shard=p)
+            for oid in rows:
+                self.partition_of.pop(oid, None)
 
 
 _ITEMSIZE = {"float32": 4, "float16": 2}
 
 
 def _matrix(vectors: list[Vector]) -> np.ndarray:
-    """Rows of float32 values (`Vector.to_numpy` of each), of one dim."""
+    """Rows of float32 values (`Vector.to_numpy` of each), of one dim; a vector whose data
+    does not hold `dim` values raises the size error."""
+    for vector in vectors:
+        if len(vector.data) != vector.dim * _ITEMSIZE[vector.dtype]:
+            vector.to_numpy()  # raises the size error
+    if len({v.dim for v in vectors}) != 1:
+        raise ValueError(f"vectors of dims {sorted({v.dim for v in vectors})} in one message")
     if all(v.dtype == "float32" for v in vectors):
         joined = np.frombuffer(b"".join(v.data for v in vectors), dtype="<f4")
-        return joined.reshape(len(vectors), -1).astype(np.float32, copy=False)
+        return joined.reshape(len(vectors), -1)
     return np.stack([v.to_numpy() for v in vectors])
