@@ -30,9 +30,10 @@ from core.index.log_index import LogIndex
 from core.wire import identity_of
 from schemas import EmbeddedVector, EmbedderRef, ObjectsEmbedded, Vector, encode
 from schemas import partition_key as message_key
-from schemas.embedded_reader import decode_embedded, read_embedded
+from schemas.embedded_reader import decode_embedded
 from schemas.embedded_view import EmbeddedView
 from schemas.frames import encode_frame
+from schemas.view_reader import read_embedded
 
 log = logging.getLogger("bench.index")
 console = Console(stderr=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -29,11 +29,8 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from pydantic import BaseModel
 
 from schemas.base import ID_PATTERN, URI_MAX_LENGTH, URI_PATTERN
-from schemas.embedded_view import EmbeddedView
 from schemas.envelope import EVENT_ID_PATTERN, TRACEPARENT_PATTERN
-from schemas.errors import SchemaError
 from schemas.events import EmbeddedVector, EmbedderRef, ObjectsEmbedded
-from schemas.frames import is_frame, split_frame
 from schemas.vector import Vector
 
 M = TypeVar("M", bound=BaseModel)
@@ -51,9 +48,8 @@ Uri = Annotated[str, Meta(pattern=_whole(URI_PATTERN), max_length=URI_MAX_LENGTH
 Dim = Annotated[int, Meta(ge=1, le=65536)]
 Text = Annotated[str, Meta(min_length=1)]
 # What `encode` writes for a UTC time; other spellings (offsets, leap seconds) go to `decode`.
-Time = Annotated[
-    str, Meta(pattern=r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z\Z")
-]
+TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+Time = Annotated[str, Meta(pattern=_whole(TIME_PATTERN))]
 _ITEMSIZE = {"float32": 4, "float16": 2}
 
 
@@ -63,20 +59,10 @@ class _Vector(Struct, forbid_unknown_fields=True, gc=False):
     dtype: Literal["float32", "float16"] | UnsetType = UNSET
 
 
-class _FrameVector(Struct, forbid_unknown_fields=True, gc=False):
-    """A vector in a frame's header: its data follows the header (`schemas.frames`)."""
-
-    dim: Dim
-    dtype: Literal["float32", "float16"] | UnsetType = UNSET
-
-
-V = TypeVar("V", _Vector, _FrameVector)
-
-
-class _Item(Struct, Generic[V], forbid_unknown_fields=True, gc=False):
+class _Item(Struct, forbid_unknown_fields=True, gc=False):
     object_id: Id
     modality: Literal["image", "caption"]
-    vector: V
+    vector: _Vector
 
 
 class _Embedder(Struct, forbid_unknown_fields=True, gc=False):
@@ -86,7 +72,7 @@ class _Embedder(Struct, forbid_unknown_fields=True, gc=False):
     dim: Dim
 
 
-class _Embedded(Struct, Generic[V], forbid_unknown_fields=True, gc=False):
+class _Embedded(Struct, forbid_unknown_fields=True, gc=False):
     event_id: Annotated[str, Meta(pattern=_whole(EVENT_ID_PATTERN))]
     schema_version: Literal["1.0", "1.1"]
     type: Literal["objects.embedded"]
@@ -95,13 +81,12 @@ class _Embedded(Struct, Generic[V], forbid_unknown_fields=True, gc=False):
     traceparent: Annotated[str, Meta(pattern=_whole(TRACEPARENT_PATTERN))]
     image_id: Id
     embedder: _Embedder
-    vectors: Annotated[list[_Item[V]], Meta(min_length=1)]
+    vectors: Annotated[list[_Item], Meta(min_length=1)]
     tracestate: Annotated[str, Meta(max_length=512)] | UnsetType | None = UNSET
     image_uri: Uri | UnsetType | None = UNSET
 
 
-_DECODER = msgspec.json.Decoder(_Embedded[_Vector])
-_FRAME_DECODER = msgspec.json.Decoder(_Embedded[_FrameVector])
+_DECODER = msgspec.json.Decoder(_Embedded)
 
 
 def decode_embedded(datas: Sequence[bytes | None]) -> list[ObjectsEmbedded | None]:
@@ -120,7 +105,7 @@ def decode_embedded(datas: Sequence[bytes | None]) -> list[ObjectsEmbedded | Non
 
 
 def _message(
-    raw: _Embedded[_Vector], embedders: dict[tuple[str, str, str, int], EmbedderRef]
+    raw: _Embedded, embedders: dict[tuple[str, str, str, int], EmbedderRef]
 ) -> ObjectsEmbedded | None:
     """The model `decode` builds from `raw`, or None where one of pydantic's own validators
     (vector length, dims against the embedder, the time) would refuse it. Each dict is
@@ -140,7 +125,7 @@ def _message(
         time = datetime.fromisoformat(raw.time).astimezone(UTC)
     except ValueError:  # e.g. 2026-02-30
         return None
-    embedder = _embedder(ref, embedders)
+    embedder = embedder_of(ref, embedders)
     tracestate, image_uri = raw.tracestate, raw.image_uri
     message = {
         "event_id": raw.event_id,
@@ -159,7 +144,7 @@ def _message(
     return _built(ObjectsEmbedded, message, message.keys() - absent if absent else None)
 
 
-def _embedder(
+def embedder_of(
     ref: _Embedder, embedders: dict[tuple[str, str, str, int], EmbedderRef]
 ) -> EmbedderRef:
     """One `EmbedderRef` per distinct embedder of a batch (a replay's records share one)."""
@@ -214,94 +199,3 @@ def _refuse_non_finite(messages: list[ObjectsEmbedded | None]) -> None:
 def _finite(vector: Vector) -> bool:
     dtype = "<f4" if vector.dtype == "float32" else "<f2"
     return bool(np.isfinite(np.frombuffer(vector.data, dtype)).all())
-
-
-# --- views: what a replay applies, from JSON records and vector frames --------------------------
-
-
-def read_embedded(datas: Sequence[bytes | None]) -> list[EmbeddedView | None]:
-    """Per record, JSON or a vector frame (`schemas.frames`), a view of the `ObjectsEmbedded`
-    that `decode` would return, its vectors one float32 matrix, or None where this reader does
-    not vouch for the record (then `decode` decides). The same checks as `decode_embedded`,
-    without a model per vector."""
-    embedders: dict[tuple[str, str, str, int], EmbedderRef] = {}
-    out: list[EmbeddedView | None] = []
-    for data in datas:
-        view = None
-        if data is not None:
-            try:
-                view = (
-                    _frame_view(data, embedders) if is_frame(data) else _json_view(data, embedders)
-                )
-            except (msgspec.MsgspecError, SchemaError):
-                view = None
-        out.append(view)
-    present = [view.matrix.ravel() for view in out if view is not None]
-    if present and not np.isfinite(np.concatenate(present)).all():
-        for i, view in enumerate(out):
-            if view is not None and not np.isfinite(view.matrix).all():
-                out[i] = None
-    return out
-
-
-def _frame_view(
-    data: bytes, embedders: dict[tuple[str, str, str, int], EmbedderRef]
-) -> EmbeddedView | None:
-    header, start = split_frame(data)
-    raw = _FRAME_DECODER.decode(header)
-    dim, dtypes = raw.embedder.dim, {item.vector.dtype for item in raw.vectors}
-    if len(dtypes) != 1 or any(item.vector.dim != dim for item in raw.vectors):
-        return None  # mixed dtypes (decode reads them) or a dim decode refuses
-    dtype = dtypes.pop()
-    count = len(raw.vectors) * dim
-    if dtype is UNSET or dtype == "float32":
-        if len(data) - start != count * 4:
-            return None
-        matrix = np.frombuffer(data, "<f4", count, start)
-    else:
-        if len(data) - start != count * 2:
-            return None
-        matrix = np.frombuffer(data, "<f2", count, start).astype(np.float32)
-    return _view(data, raw, embedders, matrix.reshape(-1, dim))
-
-
-def _json_view(
-    data: bytes, embedders: dict[tuple[str, str, str, int], EmbedderRef]
-) -> EmbeddedView | None:
-    raw = _DECODER.decode(data)
-    dim, vectors = raw.embedder.dim, [item.vector for item in raw.vectors]
-    dtypes = ["float32" if v.dtype is UNSET else v.dtype for v in vectors]
-    for v, dtype in zip(vectors, dtypes, strict=True):
-        if v.dim != dim or len(v.data) != dim * _ITEMSIZE[dtype]:
-            return None
-    if all(dtype == "float32" for dtype in dtypes):
-        matrix = np.frombuffer(b"".join(v.data for v in vectors), "<f4").reshape(-1, dim)
-    else:
-        rows = zip(vectors, dtypes, strict=True)
-        matrix = np.stack([np.frombuffer(v.data, _NUMPY[dtype]) for v, dtype in rows])
-    return _view(data, raw, embedders, matrix.astype(np.float32, copy=False))
-
-
-def _view(
-    data: bytes,
-    raw: _Embedded[Any],
-    embedders: dict[tuple[str, str, str, int], EmbedderRef],
-    matrix: np.ndarray,
-) -> EmbeddedView | None:
-    try:
-        datetime.fromisoformat(raw.time)
-    except ValueError:  # e.g. 2026-02-30
-        return None
-    items, uri = raw.vectors, raw.image_uri
-    return EmbeddedView(
-        data,
-        raw.image_id,
-        None if uri is UNSET else uri,
-        _embedder(raw.embedder, embedders),
-        [item.object_id for item in items],
-        [item.modality for item in items],
-        matrix,
-    )
-
-
-_NUMPY = {"float32": "<f4", "float16": "<f2"}

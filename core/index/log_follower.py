@@ -30,7 +30,7 @@ from core.index.partition_snapshot import (
 )
 from core.streaming.log_reading import partitions_of
 from schemas import ObjectsDeleted, ObjectsEmbedded, decode
-from schemas.embedded_reader import read_embedded
+from schemas.view_reader import read_embedded
 
 log = logging.getLogger(__name__)
 MAX_RECORDS = 8000  # per poll: fewer, larger applies and FAISS upserts while catching up

@@ -171,13 +171,12 @@ class _Gathered:
 
     def __init__(self, log: LogIndex) -> None:
         self.log = log
-        self.rows: dict[tuple[int, ShardedFaissIndex], dict[str, int]] = {}
-        self.chunks: dict[tuple[int, ShardedFaissIndex], list[np.ndarray]] = {}
-        self.ends: dict[tuple[int, ShardedFaissIndex], int] = {}  # rows gathered per key
+        self.pending: dict[tuple[int, ShardedFaissIndex], _Pending] = {}
         self.partition_of: dict[str, int] = {}
         self.indexes: dict[tuple[str, str, int], ShardedFaissIndex] = {}
-        self._ref: EmbedderRef | None = None  # the last embedder seen, and its model key
-        self._key = ""
+        self._ref: EmbedderRef | None = None  # the last embedder seen, its model key and
+        self._key = ""  # its indexes by modality
+        self._by_modality: dict[str, ShardedFaissIndex] = {}
 
     def add(self, partition: int, message: ObjectsEmbedded | EmbeddedView) -> list[str]:
         """Gather the record's vectors; returns its object ids."""
@@ -191,26 +190,33 @@ class _Gathered:
         if matrix.shape[1] != ref.dim:  # the schema checks it; a hand-built message may not
             raise ValueError(f"vector of dim {matrix.shape[1]} from an embedder of dim {ref.dim}")
         if ref is not self._ref:  # a replay's records share one embedder, often one object
-            self._ref, self._key = ref, identity_of(ref).key
+            self._ref, self._key, self._by_modality = ref, identity_of(ref).key, {}
         partition_of = self.partition_of
-        if any(partition_of.get(oid, partition) != partition for oid in ids):
+        if not partition_of.keys().isdisjoint(ids) and any(
+            partition_of[oid] != partition for oid in ids if oid in partition_of
+        ):
             self.flush()  # an object moved partition: keep the order of its two writes
-        kinds = set(modalities)
-        for modality in kinds:
-            key = (partition, self._index(modality, ref.dim))
-            part_ids, part = ids, matrix
-            if len(kinds) > 1:
+        if modalities.count(modalities[0]) == len(modalities):  # one modality: the usual
+            self._put(partition, modalities[0], ids, matrix)
+        else:
+            for modality in set(modalities):
                 picked = [j for j, m in enumerate(modalities) if m == modality]
-                part_ids, part = [ids[j] for j in picked], matrix[picked]
-            rows = self.rows.get(key)
-            if rows is None:
-                rows, self.chunks[key] = self.rows.setdefault(key, {}), []
-            start = self.ends.get(key, 0)
-            rows.update(zip(part_ids, range(start, start + len(part_ids)), strict=True))
-            self.chunks[key].append(part)
-            self.ends[key] = start + len(part_ids)
+                self._put(partition, modality, [ids[j] for j in picked], matrix[picked])
         partition_of.update(dict.fromkeys(ids, partition))
         return ids
+
+    def _put(self, partition: int, modality: str, ids: list[str], matrix: np.ndarray) -> None:
+        index = self._by_modality.get(modality)
+        if index is None:
+            assert self._ref is not None
+            index = self._by_modality[modality] = self._index(modality, self._ref.dim)
+        pending = self.pending.get((partition, index))
+        if pending is None:
+            pending = self.pending[(partition, index)] = _Pending()
+        end = pending.end
+        pending.rows.update(zip(ids, range(end, end + len(ids)), strict=True))
+        pending.chunks.append(matrix)
+        pending.end = end + len(ids)
 
     def _index(self, modality: str, dim: int) -> ShardedFaissIndex:
         """The index of the current model and `modality` (get_or_create refuses another dim)."""
@@ -221,16 +227,28 @@ class _Gathered:
         return index
 
     def flush(self, partition: int | None = None) -> None:
-        for key in [k for k in self.rows if partition is None or k[0] == partition]:
+        for key in [k for k in self.pending if partition is None or k[0] == partition]:
             p, index = key
-            rows, chunks = self.rows.pop(key), self.chunks.pop(key)
-            del self.ends[key]
+            pending = self.pending.pop(key)
+            rows, chunks = pending.rows, pending.chunks
             matrix = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
             if len(rows) != len(matrix):  # an object written twice: its last row only
                 matrix = matrix[list(rows.values())]
             index.upsert(list(rows), matrix, shard=p)
             for oid in rows:
                 self.partition_of.pop(oid, None)
+
+
+class _Pending:
+    """One key's gathered rows: each record's matrix, and object id → row of their
+    concatenation (the latest write of an object wins)."""
+
+    __slots__ = ("chunks", "end", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.chunks: list[np.ndarray] = []
+        self.end = 0
 
 
 _ITEMSIZE = {"float32": 4, "float16": 2}

@@ -24,8 +24,9 @@ from schemas import (
     decode,
     encode,
 )
-from schemas.embedded_reader import decode_embedded, read_embedded
+from schemas.embedded_reader import decode_embedded
 from schemas.embedded_view import EmbeddedView
+from schemas.view_reader import read_embedded
 
 REF = EmbedderRef(backend="aligned", name="lite0", version="3", dim=4)
 
@@ -251,6 +252,16 @@ def test_a_float16_infinity_spoils_only_its_own_record() -> None:
     assert fast[0] is not None and fast[1] is None and fast[2] is not None
     views = read_embedded([good, bad, encode(embedded())])
     assert views[0] is not None and views[1] is None and views[2] is not None
+
+
+def test_a_bad_id_in_a_batch_spoils_only_its_own_record() -> None:
+    """`read_embedded` checks a batch's patterns at once; a failure falls back per record."""
+    good = encode(embedded())
+    bad = [with_field(path, value) for path, value in (BAD["image id with a newline"],)]
+    bad += [with_field("vectors.1.object_id", "a/b"), with_field("image_uri", "x" * 3000)]
+    for record in bad:
+        views = read_embedded([good, record, good, None])
+        assert [v is not None for v in views] == [True, False, True, False]
 
 
 def corrupted(base: bytes, rng: random.Random) -> bytearray:

@@ -17,9 +17,9 @@ from core.errors import CatalensError
 from core.index.log_follower import decode_records
 from core.index.log_index import LogIndex
 from schemas import ObjectsDeleted, ObjectsEmbedded, SchemaError, decode, encode, encode_wire
-from schemas.embedded_reader import read_embedded
 from schemas.embedded_view import EmbeddedView
 from schemas.frames import HEAD_SIZE, MAGIC, encode_frame, frame_json, is_frame
+from schemas.view_reader import read_embedded
 from tests.unit.test_embedded_reader import (
     VALID,
     assert_same,
