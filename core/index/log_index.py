@@ -15,57 +15,20 @@ belong to which image and which images live at which uri.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.index.faiss_params import FaissParams
 from core.index.faiss_shards import ShardedFaissIndex
 from core.index.indexes import IndexRegistry
+from core.index.log_records import PartitionMaps, Record, is_late
+from core.index.view_batch import apply_views
 from core.wire import identity_of
 from schemas import EmbedderRef, ObjectsDeleted, ObjectsEmbedded, Vector
 from schemas.embedded_view import EmbeddedView
 
-Record = tuple[int, int, "ObjectsEmbedded | EmbeddedView | ObjectsDeleted | None"]
 OnError = Callable[[int, int, Exception], None]
-
-
-def is_late(message: ObjectsEmbedded | EmbeddedView, removed: bool) -> bool:
-    """Whether vectors of an image a tombstone has removed are late enrichment, to be dropped:
-    caption vectors travel a longer path (captioner, embedder) than the tombstone, which
-    follows the image vectors on the detections' path. Image vectors after it are a new
-    detection of that id (the same bytes stored again) and bring it back."""
-    if not removed:
-        return False
-    if isinstance(message, EmbeddedView):
-        return "image" not in message.modalities
-    return all(v.modality != "image" for v in message.vectors)
-
-
-@dataclass
-class PartitionMaps:
-    """Per partition: image id → its object ids, uri → image ids stored there (and back), and
-    the images tombstones removed (whose late caption vectors `is_late` drops)."""
-
-    objects_of_image: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    images_at_uri: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    uri_of_image: dict[str, str] = field(default_factory=dict)
-    removed: set[str] = field(default_factory=set)
-
-    def place(self, image_id: str, uri: str) -> None:
-        self.images_at_uri[uri].add(image_id)
-        self.uri_of_image[image_id] = uri
-
-    def forget_images(self, image_ids: set[str]) -> None:
-        for image_id in image_ids:
-            self.objects_of_image.pop(image_id, None)
-            uri = self.uri_of_image.pop(image_id, None)
-            if uri is not None and uri in self.images_at_uri:
-                self.images_at_uri[uri].discard(image_id)
-                if not self.images_at_uri[uri]:
-                    del self.images_at_uri[uri]
 
 
 class LogIndex:
@@ -100,7 +63,11 @@ class LogIndex:
         one FAISS upsert per (partition, index); a tombstone first writes what its partition
         gathered before it. An `EmbeddedView` applies as the message it views. A record that
         cannot be applied (e.g. a vector of another dim) is skipped, and reported to
-        `on_error`; the records after it go on."""
+        `on_error`; the records after it go on. A replay's usual poll of views applies at once
+        (`view_batch.apply_views`), to the same end."""
+        records = list(records)
+        if apply_views(self, records):
+            return
         batch = _Gathered(self)
         for partition, offset, message in records:
             if offset < self.positions[partition]:
