@@ -12,7 +12,6 @@ is checked record by record.
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -22,12 +21,20 @@ import msgspec
 import numpy as np
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from schemas.base import ID_PATTERN, URI_MAX_LENGTH, URI_PATTERN
+from schemas.base import URI_MAX_LENGTH, URI_PATTERN
 from schemas.embedded_reader import TIME_PATTERN, Dim, _Embedder, _Vector, embedder_of
 from schemas.embedded_view import EmbeddedView
 from schemas.envelope import EVENT_ID_PATTERN, TRACEPARENT_PATTERN
 from schemas.events import EmbedderRef
 from schemas.frames import FRAME_VERSION, HEAD_SIZE, MAGIC
+from schemas.pattern_batch import (
+    ID_CHARS,
+    TIMES,
+    TRACEPARENT,
+    UUID4,
+    CharClass,
+    FixedWidth,
+)
 
 Embedders = dict[tuple[str, str, str, int], EmbedderRef]
 
@@ -71,18 +78,12 @@ _ITEMSIZE = {"float32": 4, "float16": 2}
 _NUMPY = {"float32": "<f4", "float16": "<f2"}
 
 
-def _many(pattern: str) -> re.Pattern[str]:
-    """Matches values joined by newlines, each matching the schema's `^…$` pattern whole."""
-    one = pattern.removeprefix("^").removesuffix("$")
-    return re.compile(rf"(?:{one})(?:\n(?:{one}))*")
-
-
-_PATTERNS = {
-    "event_id": _many(EVENT_ID_PATTERN),
-    "traceparent": _many(TRACEPARENT_PATTERN),
-    "time": _many(TIME_PATTERN),
-    "id": _many(ID_PATTERN),
-    "uri": _many(URI_PATTERN),
+_CHECKS: dict[str, FixedWidth | CharClass] = {  # ID_PATTERN is `^[A-Za-z0-9._:-]{1,128}$`
+    "event_id": FixedWidth(EVENT_ID_PATTERN, UUID4),
+    "traceparent": FixedWidth(TRACEPARENT_PATTERN, TRACEPARENT),
+    "time": FixedWidth(TIME_PATTERN, *TIMES),
+    "id": CharClass(ID_CHARS, 1, 128),
+    "uri": FixedWidth(URI_PATTERN),  # no fixed width: the pattern itself
 }
 Header = _Header[_Vector] | _Header[_FrameVector]
 Parsed = tuple[bytes, Header, int]
@@ -129,14 +130,7 @@ def _patterns_hold(headers: Sequence[Header]) -> bool:
         "id": [*(h.image_id for h in headers), *(i.object_id for h in headers for i in h.vectors)],
         "uri": uris,
     }
-    return all(_all_match(_PATTERNS[kind], got) for kind, got in values.items())
-
-
-def _all_match(pattern: re.Pattern[str], values: list[str]) -> bool:
-    if not values:
-        return True
-    joined = "\n".join(values)  # a value holding a newline would split: the count tells
-    return joined.count("\n") == len(values) - 1 and pattern.fullmatch(joined) is not None
+    return all(_CHECKS[kind].all_match(got) for kind, got in values.items())
 
 
 def _view(parsed: Parsed, embedders: Embedders) -> EmbeddedView | None:
