@@ -219,7 +219,9 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
             ("frames", topic, False),
         ):
             generation = Generation(f"bench-{run_id}-{label}", on)
-            res.replay_s[label] = await replay(data, bootstrap, generation, today=today)
+            res.replay_s[label], res.replay_cpu_s[label] = await replay(
+                data, bootstrap, generation, today=today
+            )
             log.info("replay (%s): %.1f s", label, res.replay_s[label])
             gc.collect()
         res.tail_s, res.tail_restored, res.tail_records = await restore_and_tail(

@@ -111,18 +111,22 @@ def decode_models(raw: list[tuple[int, int, bytes | None]]) -> list[Record]:
     ]
 
 
-async def replay(data: Data, bootstrap: str, generation: Generation, today: bool = False) -> float:
-    """`start()` → `caught_up` of a follower without snapshots, from offset 0."""
+async def replay(
+    data: Data, bootstrap: str, generation: Generation, today: bool = False
+) -> tuple[float, float]:
+    """`start()` → `caught_up` of a follower without snapshots, from offset 0: (seconds, CPU
+    seconds of this process, every thread: what the follower itself spent, whatever else
+    the machine runs; the broker is another process)."""
     kind = TodayFollower if today else LogFollower
     follower = kind(generation, bootstrap, None, PARTITIONS)
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await follower.start()
         label = f"replay {generation.topic}" + (", today's reader" if today else "")
         await wait_caught_up(follower, label, len(data.messages))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         check(follower.index, data, "replay from 0")
-        return seconds
+        return seconds, cpu
     finally:
         await follower.stop()
         follower.index.close()
