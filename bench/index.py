@@ -7,21 +7,24 @@ starts is stopped again when no one else holds it). N random L2-normalised float
 (`schemas.partition_key`) onto a fresh topic of 4 partitions; the index is Flat, one shard per
 partition. Steps, in this order:
 
-* apply-only (a baseline): `LogIndex.apply_many` on the already decoded messages in polls of
-  2,000 records, as the follower applies them, no Kafka; at 99 % of
-  the records every partition is snapshotted into a local folder store (not timed) for the tail
-  step below;
+* apply-only (a baseline): `LogIndex.apply_many` on the records as the follower applies them
+  (views that `read_embedded` made of vector frames beforehand) in polls of 2,000 records, no
+  Kafka; at 99 % of the records every partition is snapshotted into a local folder store (not
+  timed) for the tail step below;
 * snapshot: `encode_partition` of every partition at 100 %, each written to a folder store on
   local disk and to a MinIO bucket of this run;
 * restore: read every partition back and `restore_partition` it into a fresh `LogIndex`, from
   each store;
-* produce: `schemas.encode` + an aiokafka producer (linger, 1 MiB batches) onto the topic;
-* replay from offset 0: a `LogFollower` without snapshots, from `start()` until `caught_up`;
-  then the same with the follower reading each record with `schemas.decode`, as it did before
-  `schemas.embedded_reader` (the baseline);
+* produce: the messages as JSON records (`schemas.encode`) onto one topic and as vector frames
+  (`schemas.frames.encode_frame`) onto another, with an aiokafka producer (linger, 1 MiB
+  batches);
+* replay from offset 0: a `LogFollower` without snapshots, from `start()` until `caught_up`:
+  first over the JSON topic with the reader of before vector frames (`decode_embedded`, a
+  model per record: the baseline), then today's follower over the JSON topic (a topic written
+  before frames) and over the frames topic;
 * restore + tail: a `LogFollower` over the 99 % snapshots (`restore()`, then `start()`: replay
-  the last 1 % of the records) until `caught_up`, as `open_follower` does: what a snapshot
-  saves against replaying everything.
+  the last 1 % of the frames topic) until `caught_up`, as `open_follower` does: what a
+  snapshot saves against replaying everything.
 
 Every resulting index is checked (size, positions, a sample of vectors). The topic, the MinIO
 objects (and the bucket, when this run made it) and the local folder go again at the end.
@@ -44,7 +47,15 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.common import machine, write_section
-from bench.index_data import Data, check, decode_rates, make_data, progress, stopwatch
+from bench.index_data import (
+    Data,
+    check,
+    decode_rates,
+    make_data,
+    progress,
+    stopwatch,
+    views_of,
+)
 from bench.index_kafka import create_topic, delete_topic, produce, replay, restore_and_tail
 from bench.index_report import (
     INDEX_TYPE,
@@ -56,6 +67,7 @@ from bench.index_report import (
     report,
 )
 from core.index.generations import Generation, GenerationStore
+from core.index.log_follower import collections_paused
 from core.index.log_index import LogIndex
 from core.index.partition_snapshot import encode_partition, partition_key, restore_partition
 from core.storage.folder_store import FolderObjectStore
@@ -93,6 +105,7 @@ async def apply_only(
 ) -> tuple[float, LogIndex]:
     """Apply every message in topic order (timed); snapshot every partition at 99 % (not)."""
     index = LogIndex(topic, PARTITIONS, INDEX_TYPE)
+    views = views_of(data)
     cut = len(data.messages) - max(1, round(len(data.messages) * TAIL_SHARE))
     spent: dict[str, float] = {}
     with progress() as bar:
@@ -101,10 +114,9 @@ async def apply_only(
             for start in range(lo, hi, 2000):  # the follower's polls: up to 2,000 records
                 stop = min(hi, start + 2000)
                 records = [
-                    (data.partitions[i], data.offsets[i], data.messages[i])
-                    for i in range(start, stop)
+                    (data.partitions[i], data.offsets[i], views[i]) for i in range(start, stop)
                 ]
-                with stopwatch(spent, "apply"):
+                with stopwatch(spent, "apply"), collections_paused():  # as the follower
                     index.apply_many(records)
                 bar.advance(task, stop - start)
             if hi == cut:
@@ -154,13 +166,14 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
     from infra.minio_events import minio_client
 
     run_id = uuid.uuid4().hex[:8]
-    topic = f"bench.index.{run_id}"
+    topic, json_topic = f"bench.index.{run_id}", f"bench.index.{run_id}.json"  # frames, JSON
     full, tail_gen = f"bench-index-{run_id}-full", Generation(f"bench-index-{run_id}-tail", topic)
     folder = GenerationStore(FolderObjectStore(work / "store"))
     res = Results(args.vectors, args.dim, -(-args.vectors // PER_MESSAGE))
     minio: MinioObjectStore | None = None
     made_bucket = False
     await create_topic(bootstrap, topic)
+    await create_topic(bootstrap, json_topic)
     try:
         start = time.perf_counter()
         data = make_data(args.vectors, args.dim, args.seed, run_id)
@@ -173,7 +186,7 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
             len(data.messages),
             data.ends,
         )
-        res.decode_per_s, res.fast_decode_per_s = decode_rates(data)
+        res.decode_rates = decode_rates(data)
 
         res.apply_s, index = await apply_only(data, topic, folder, tail_gen.name)
         check(index, data, "apply-only")
@@ -195,14 +208,22 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
             await restore(data, topic, store, full, label, res.snap)
             gc.collect()
 
-        res.produce_s, res.encode_s, res.produced_mb = await produce(data, bootstrap, topic)
-        log.info("produced in %.1f s", res.produce_s)
-        res.replay_s = await replay(data, bootstrap, Generation(f"bench-{run_id}", topic))
-        gc.collect()
-        res.replay_each_s = await replay(
-            data, bootstrap, Generation(f"bench-{run_id}-each", topic), decode_each=True
+        res.produce_json = await produce(data, bootstrap, json_topic)
+        res.produce_frames = await produce(data, bootstrap, topic, frames=True)
+        log.info(
+            "produced in %.1f s (JSON), %.1f s (frames)", res.produce_json[0], res.produce_frames[0]
         )
-        gc.collect()
+        for label, on, today in (
+            ("today", json_topic, True),
+            ("json", json_topic, False),
+            ("frames", topic, False),
+        ):
+            generation = Generation(f"bench-{run_id}-{label}", on)
+            res.replay_s[label], res.replay_cpu_s[label] = await replay(
+                data, bootstrap, generation, today=today
+            )
+            log.info("replay (%s): %.1f s", label, res.replay_s[label])
+            gc.collect()
         res.tail_s, res.tail_restored, res.tail_records = await restore_and_tail(
             data, bootstrap, tail_gen, folder
         )
@@ -210,6 +231,7 @@ async def run(args: argparse.Namespace, bootstrap: str, work: Path) -> Results:
         return res
     finally:
         await delete_topic(bootstrap, topic)
+        await delete_topic(bootstrap, json_topic)
         if minio is not None:
             for p in range(PARTITIONS):
                 await minio.delete(partition_key(full, p))

@@ -28,9 +28,12 @@ from bench.index_report import (
 )
 from core.index.log_index import LogIndex
 from core.wire import identity_of
-from schemas import EmbeddedVector, EmbedderRef, ObjectsEmbedded, Vector, decode, encode
+from schemas import EmbeddedVector, EmbedderRef, ObjectsEmbedded, Vector, encode
 from schemas import partition_key as message_key
 from schemas.embedded_reader import decode_embedded
+from schemas.embedded_view import EmbeddedView
+from schemas.frames import encode_frame
+from schemas.view_reader import read_embedded
 
 log = logging.getLogger("bench.index")
 console = Console(stderr=True)
@@ -138,19 +141,34 @@ def check(index: LogIndex, data: Data, what: str) -> None:
             raise AssertionError(f"{what}: vector of {oid} differs")
 
 
-def decode_rates(data: Data, count: int = 6000) -> tuple[float, float]:
-    """Records/s of `schemas.decode` one record at a time and of `decode_embedded` in polls
-    of 2,000 (as the follower calls them), on the same sample, best of three each."""
+def decode_rates(data: Data, count: int = 6000) -> dict[str, float]:
+    """Records/s of each reader in polls of 2,000 (as the follower calls them), on the same
+    sample, best of three each: `decode_embedded` on JSON (today's), `read_embedded` on JSON
+    and on vector frames."""
     step = max(1, len(data.messages) // count)
-    raw = [encode(m) for m in data.messages[::step]]
-    each, batched = float("inf"), float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for body in raw:
-            decode(body, (ObjectsEmbedded,))
-        each = min(each, time.perf_counter() - start)
-        start = time.perf_counter()
-        for lo in range(0, len(raw), 2000):
-            assert None not in decode_embedded(raw[lo : lo + 2000])
-        batched = min(batched, time.perf_counter() - start)
-    return len(raw) / each, len(raw) / batched
+    sample = data.messages[::step]
+    inputs = {
+        "today": (decode_embedded, [encode(m) for m in sample]),
+        "json": (read_embedded, [encode(m) for m in sample]),
+        "frames": (read_embedded, [encode_frame(m) for m in sample]),
+    }
+    rates: dict[str, float] = {}
+    for name, (reader, raw) in inputs.items():
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for lo in range(0, len(raw), 2000):
+                assert None not in reader(raw[lo : lo + 2000])
+            best = min(best, time.perf_counter() - start)
+        rates[name] = len(raw) / best
+    return rates
+
+
+def views_of(data: Data) -> list[EmbeddedView]:
+    """Every message as the follower applies it from a vector frame (`read_embedded`)."""
+    views: list[EmbeddedView] = []
+    for lo in range(0, len(data.messages), 2000):
+        read = read_embedded([encode_frame(m) for m in data.messages[lo : lo + 2000]])
+        views += [v for v in read if v is not None]
+    assert len(views) == len(data.messages)
+    return views

@@ -14,8 +14,11 @@ from bench.index_report import (
     PARTITIONS,
 )
 from core.index.generations import Generation, GenerationStore
-from core.index.log_follower import LogFollower, decode_record
+from core.index.log_follower import LogFollower, collections_paused, decode_record
+from core.index.log_index import Record
 from schemas import encode
+from schemas.embedded_reader import decode_embedded
+from schemas.frames import encode_frame
 
 log = logging.getLogger("bench.index")
 
@@ -39,8 +42,12 @@ async def delete_topic(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
-async def produce(data: Data, bootstrap: str, topic: str) -> tuple[float, float, float]:
-    """Seconds to produce every message (encode included), seconds of encode alone, MB sent."""
+async def produce(
+    data: Data, bootstrap: str, topic: str, frames: bool = False
+) -> tuple[float, float, float]:
+    """Seconds to produce every message (encode included), seconds of encode alone, MB sent;
+    as JSON records (`encode`) or vector frames (`encode_frame`)."""
+    to_bytes = encode_frame if frames else encode
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
     )
@@ -54,7 +61,7 @@ async def produce(data: Data, bootstrap: str, topic: str) -> tuple[float, float,
             pending = []
             for i, message in enumerate(data.messages):
                 with stopwatch(spent, "encode"):
-                    body = encode(message)
+                    body = to_bytes(message)
                 sent += len(body)
                 pending.append(
                     await producer.send(topic, body, key=data.keys[i], partition=data.partitions[i])
@@ -85,29 +92,41 @@ async def wait_caught_up(follower: LogFollower, label: str, total: int) -> None:
         advance(follower)
 
 
-class DecodeEachFollower(LogFollower):
-    """The follower reading records as it did before `decode_embedded`: `schemas.decode` on
-    each record (`decode_record`), then the same apply. The baseline row of the replay."""
+class TodayFollower(LogFollower):
+    """The follower reading records as it did before `read_embedded` and vector frames: each
+    poll through `decode_embedded` (a pydantic model per record and per vector), the rest
+    through `decode`, then the same apply. The baseline row of the replay."""
 
     def _apply(self, raw: list[tuple[int, int, bytes | None]]) -> None:
-        records = [(p, o, decode_record(value, p, o)) for p, o, value in raw]
-        self.index.apply_many(records, on_error=self._skipped)
+        with collections_paused():
+            self.index.apply_many(decode_models(raw), on_error=self._skipped)
+
+
+def decode_models(raw: list[tuple[int, int, bytes | None]]) -> list[Record]:
+    """`core.index.log_follower.decode_records` before vector frames."""
+    fast = decode_embedded([value for _, _, value in raw])
+    return [
+        (p, o, message if message is not None else decode_record(value, p, o))
+        for (p, o, value), message in zip(raw, fast, strict=True)
+    ]
 
 
 async def replay(
-    data: Data, bootstrap: str, generation: Generation, decode_each: bool = False
-) -> float:
-    """`start()` → `caught_up` of a follower without snapshots, from offset 0."""
-    kind = DecodeEachFollower if decode_each else LogFollower
+    data: Data, bootstrap: str, generation: Generation, today: bool = False
+) -> tuple[float, float]:
+    """`start()` → `caught_up` of a follower without snapshots, from offset 0: (seconds, CPU
+    seconds of this process, every thread: what the follower itself spent, whatever else
+    the machine runs; the broker is another process)."""
+    kind = TodayFollower if today else LogFollower
     follower = kind(generation, bootstrap, None, PARTITIONS)
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await follower.start()
-        label = "replay from 0" + (", decode each" if decode_each else "")
+        label = f"replay {generation.topic}" + (", today's reader" if today else "")
         await wait_caught_up(follower, label, len(data.messages))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         check(follower.index, data, "replay from 0")
-        return seconds
+        return seconds, cpu
     finally:
         await follower.stop()
         follower.index.close()

@@ -282,6 +282,12 @@ class StreamingSettings(BaseModel):
         "writes its own (e.g. objects.embedded.<model>) for a blue/green re-index",
     )
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    vector_frames: bool = Field(
+        True,
+        description="write ObjectsEmbedded as vector frames (a JSON header, then the raw "
+        "vectors: `schemas.frames`) instead of JSON with base64 vectors; readers take both. "
+        "Off while a reader older than frames still consumes the topic",
+    )
     idempotent_producer: bool = Field(True, description="acks=all, no duplicates on retry")
     retry_attempts: int = Field(5, ge=1, description="tries of a batch on transient failures")
     retry_backoff_s: float = Field(0.5, gt=0.0, description="first backoff; doubles each try")

@@ -1,4 +1,5 @@
-"""`encode` / `decode`: messages to JSON bytes and back, dispatching on `type`."""
+"""`encode` / `decode`: messages to JSON bytes and back, dispatching on `type` (`decode` also
+reads the vector frames of `schemas.frames`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pydantic import ValidationError
 from schemas.base import drop_unknown_fields
 from schemas.envelope import ENVELOPE_FIELDS, VERSION_PATTERN, Envelope, major_of, minor_of
 from schemas.errors import SchemaError, from_validation_error
-from schemas.events import EVENT_TYPES, Event
+from schemas.events import EVENT_TYPES, Event, ObjectsEmbedded
+from schemas.frames import encode_frame, frame_json, is_frame
 from schemas.ids import s3_uri
 
 E = TypeVar("E", bound=Envelope)
@@ -20,6 +22,14 @@ E = TypeVar("E", bound=Envelope)
 def encode(message: Envelope) -> bytes:
     """Compact UTF-8 JSON of a message (vectors as base64 strings)."""
     return message.model_dump_json().encode("utf-8")
+
+
+def encode_wire(message: Envelope, frames: bool) -> bytes:
+    """What a Kafka producer sends: `encode`, or with `frames` an `ObjectsEmbedded` as a vector
+    frame (`schemas.frames.encode_frame`); `decode` reads either."""
+    if frames and isinstance(message, ObjectsEmbedded):
+        return encode_frame(message)
+    return encode(message)
 
 
 @overload
@@ -35,8 +45,12 @@ def decode(
 ) -> Envelope:
     """The message in `data`; raises SchemaError naming the offending field.
 
-    `expected` restricts the accepted message types (a class or a tuple of classes).
+    `expected` restricts the accepted message types (a class or a tuple of classes). A vector
+    frame (`schemas.frames`) is read as the JSON record of the same message.
     """
+    if is_frame(data):
+        assert not isinstance(data, str)
+        data = frame_json(data)
     fast = _fast_path(data, expected)
     if fast is not None:
         return fast

@@ -48,9 +48,8 @@ Uri = Annotated[str, Meta(pattern=_whole(URI_PATTERN), max_length=URI_MAX_LENGTH
 Dim = Annotated[int, Meta(ge=1, le=65536)]
 Text = Annotated[str, Meta(min_length=1)]
 # What `encode` writes for a UTC time; other spellings (offsets, leap seconds) go to `decode`.
-Time = Annotated[
-    str, Meta(pattern=r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z\Z")
-]
+TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+Time = Annotated[str, Meta(pattern=_whole(TIME_PATTERN))]
 _ITEMSIZE = {"float32": 4, "float16": 2}
 
 
@@ -126,11 +125,7 @@ def _message(
         time = datetime.fromisoformat(raw.time).astimezone(UTC)
     except ValueError:  # e.g. 2026-02-30
         return None
-    key = (ref.backend, ref.name, ref.version, ref.dim)
-    embedder = embedders.get(key)
-    if embedder is None:
-        names = {"backend": ref.backend, "name": ref.name, "version": ref.version, "dim": ref.dim}
-        embedder = embedders[key] = _built(EmbedderRef, names)
+    embedder = embedder_of(ref, embedders)
     tracestate, image_uri = raw.tracestate, raw.image_uri
     message = {
         "event_id": raw.event_id,
@@ -147,6 +142,18 @@ def _message(
     }
     absent = {n for n, v in (("tracestate", tracestate), ("image_uri", image_uri)) if v is UNSET}
     return _built(ObjectsEmbedded, message, message.keys() - absent if absent else None)
+
+
+def embedder_of(
+    ref: _Embedder, embedders: dict[tuple[str, str, str, int], EmbedderRef]
+) -> EmbedderRef:
+    """One `EmbedderRef` per distinct embedder of a batch (a replay's records share one)."""
+    key = (ref.backend, ref.name, ref.version, ref.dim)
+    embedder = embedders.get(key)
+    if embedder is None:
+        names = {"backend": ref.backend, "name": ref.name, "version": ref.version, "dim": ref.dim}
+        embedder = embedders[key] = _built(EmbedderRef, names)
+    return embedder
 
 
 def _built(cls: type[M], fields: dict[str, Any], given: AbstractSet[str] | None = None) -> M:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,45 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         )
         schema["properties"]["schema_version"]["x-supported"] = cls.supported_version()
         out[f"{kind}.json"] = {"$schema": JSON_SCHEMA_DIALECT, **schema}
+    out["objects.embedded.frame.json"] = frame_header_schema(out["objects.embedded.json"])
     return out
+
+
+def frame_header_schema(embedded: dict[str, Any]) -> dict[str, Any]:
+    """The header of a vector frame (`schemas.frames`): the `objects.embedded` schema with no
+    `data` in any vector, whose bytes follow the header instead."""
+    schema = copy.deepcopy(embedded)
+    defs = schema["$defs"]
+    vector = defs.pop("Vector")
+    del vector["properties"]["data"]
+    vector["required"] = [name for name in vector["required"] if name != "data"]
+    vector["title"] = "FrameVector"
+    vector["description"] = (
+        "A vector in a frame's header: its `dim` little-endian values of `dtype` follow the "
+        "header, in the order of `vectors`."
+    )
+    item = defs.pop("EmbeddedVector")
+    item["properties"]["vector"]["$ref"] = "#/$defs/FrameVector"
+    item["title"] = "FrameEmbeddedVector"
+    defs["FrameVector"], defs["FrameEmbeddedVector"] = vector, item
+    schema["properties"]["vectors"]["items"]["$ref"] = "#/$defs/FrameEmbeddedVector"
+    schema["title"] = "ObjectsEmbedded vector frame header"
+    schema["description"] = (
+        "An `objects.embedded` message as a vector frame, frame version 1: " + _frames_layout()
+    )
+    return schema
+
+
+def _frames_layout() -> str:
+    from schemas.frames import MAGIC
+
+    return (
+        f"the bytes {MAGIC!r}, one byte of frame version, the header's length H as a "
+        "little-endian uint32, H bytes of this JSON header (the message as JSON, vectors "
+        "without `data`), then every vector's `dim` little-endian values of its `dtype`, "
+        "in the order of `vectors`, nothing after. `decode` reads frames and JSON records "
+        "alike; writers choose with `StreamingSettings.vector_frames`."
+    )
 
 
 def dumps(schema: dict[str, Any]) -> str:
@@ -122,7 +161,7 @@ def render_markdown(schemas: dict[str, dict[str, Any]]) -> str:
         lines += [
             f"## {schema['title']}",
             "",
-            f"`type` = `{name.removesuffix('.json')}`, "
+            f"`type` = `{schema['properties']['type'].get('const', name.removesuffix('.json'))}`, "
             f"version {version}, file `schemas/json/{name}`",
             "",
         ]

@@ -146,6 +146,7 @@ async def _reembed(
             crops,
             topic,
             progress=progress,
+            vector_frames=settings.streaming.vector_frames,
         )
     typer.echo(
         f"re-embedded {stats.read} events into {topic}: {stats.produced} out, "

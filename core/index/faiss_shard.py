@@ -65,17 +65,17 @@ class Shard:
     def upsert(self, object_ids: list[str], vectors: np.ndarray) -> None:
         """Store vectors (float32, (n, dim), ids unique); an existing id's old vector goes."""
         with self.lock.write():
-            old = [self.slot_of[oid] for oid in object_ids if oid in self.slot_of]
-            self._retire(old)
+            if not self.slot_of.keys().isdisjoint(object_ids):
+                self._retire([self.slot_of[oid] for oid in object_ids if oid in self.slot_of])
             slots = np.arange(self.next_slot, self.next_slot + len(object_ids), dtype=np.int64)
             if self.positional:
                 self.index.add(vectors)
             else:
                 self.index.add_with_ids(vectors, slots)
             self.next_slot += len(object_ids)
-            for oid, slot in zip(object_ids, slots.tolist(), strict=True):
-                self.slot_of[oid] = slot
-                self.object_of[slot] = oid
+            numbers = range(int(slots[0]), int(slots[0]) + len(object_ids)) if len(slots) else ()
+            self.slot_of.update(zip(object_ids, numbers, strict=True))
+            self.object_of.update(zip(numbers, object_ids, strict=True))
             self._maybe_compact()
 
     def delete(self, object_ids: list[str]) -> int:

@@ -96,11 +96,14 @@ class ShardedFaissIndex:
             if not 0 <= shard < self.n_shards:
                 raise ValueError(f"shard {shard} is not in 0..{self.n_shards - 1}")
             for other in self.shards[:shard] + self.shards[shard + 1 :]:
-                moved = [oid for oid in last_row if oid in other.slot_of]
-                if moved:  # only when a key moved partition: no write lock otherwise
-                    other.delete(moved)
+                if other.slot_of.keys().isdisjoint(last_row):
+                    continue  # the usual case; else a key moved partition
+                other.delete([oid for oid in last_row if oid in other.slot_of])
             groups = {shard: list(last_row)}
         for index, oids in groups.items():
+            if len(groups) == 1 and len(oids) == len(object_ids):  # every row, in order
+                self.shards[index].upsert(oids, matrix)
+                continue
             rows = [last_row[oid] for oid in oids]
             self.shards[index].upsert(oids, matrix[rows])
         self._maybe_train()

@@ -30,7 +30,7 @@ from core.index.partition_snapshot import (
 )
 from core.streaming.log_reading import partitions_of
 from schemas import ObjectsDeleted, ObjectsEmbedded, decode
-from schemas.embedded_reader import decode_embedded
+from schemas.view_reader import read_embedded
 
 log = logging.getLogger(__name__)
 MAX_RECORDS = 8000  # per poll: fewer, larger applies and FAISS upserts while catching up
@@ -236,10 +236,11 @@ def collections_paused() -> Iterator[None]:
 
 
 def decode_records(raw: list[tuple[int, int, bytes | None]]) -> list[Record]:
-    """(partition, offset, value) → (partition, offset, message or None to skip): the
-    `ObjectsEmbedded` records that `decode_embedded` vouches for in one batch, every other
-    record (tombstones, other versions, bad ones) through `decode`, which logs why it skips."""
-    fast = decode_embedded([value for _, _, value in raw])
+    """(partition, offset, value) → (partition, offset, message or None to skip): a view of
+    each `ObjectsEmbedded` record, JSON or vector frame, that `read_embedded` vouches for in
+    one batch; every other record (tombstones, other versions, bad ones) through `decode`,
+    which logs why it skips."""
+    fast = read_embedded([value for _, _, value in raw])
     return [
         (p, o, message if message is not None else decode_record(value, p, o))
         for (p, o, value), message in zip(raw, fast, strict=True)

@@ -15,52 +15,20 @@ belong to which image and which images live at which uri.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.index.faiss_params import FaissParams
 from core.index.faiss_shards import ShardedFaissIndex
 from core.index.indexes import IndexRegistry
+from core.index.log_records import PartitionMaps, Record, is_late
+from core.index.view_batch import apply_views
 from core.wire import identity_of
 from schemas import EmbedderRef, ObjectsDeleted, ObjectsEmbedded, Vector
+from schemas.embedded_view import EmbeddedView
 
-Record = tuple[int, int, "ObjectsEmbedded | ObjectsDeleted | None"]
 OnError = Callable[[int, int, Exception], None]
-
-
-def is_late(message: ObjectsEmbedded, removed: bool) -> bool:
-    """Whether vectors of an image a tombstone has removed are late enrichment, to be dropped:
-    caption vectors travel a longer path (captioner, embedder) than the tombstone, which
-    follows the image vectors on the detections' path. Image vectors after it are a new
-    detection of that id (the same bytes stored again) and bring it back."""
-    return removed and all(v.modality != "image" for v in message.vectors)
-
-
-@dataclass
-class PartitionMaps:
-    """Per partition: image id → its object ids, uri → image ids stored there (and back), and
-    the images tombstones removed (whose late caption vectors `is_late` drops)."""
-
-    objects_of_image: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    images_at_uri: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    uri_of_image: dict[str, str] = field(default_factory=dict)
-    removed: set[str] = field(default_factory=set)
-
-    def place(self, image_id: str, uri: str) -> None:
-        self.images_at_uri[uri].add(image_id)
-        self.uri_of_image[image_id] = uri
-
-    def forget_images(self, image_ids: set[str]) -> None:
-        for image_id in image_ids:
-            self.objects_of_image.pop(image_id, None)
-            uri = self.uri_of_image.pop(image_id, None)
-            if uri is not None and uri in self.images_at_uri:
-                self.images_at_uri[uri].discard(image_id)
-                if not self.images_at_uri[uri]:
-                    del self.images_at_uri[uri]
 
 
 class LogIndex:
@@ -93,19 +61,24 @@ class LogIndex:
     def apply_many(self, records: Iterable[Record], on_error: OnError | None = None) -> None:
         """`apply` each record in order, with the vectors of consecutive records gathered into
         one FAISS upsert per (partition, index); a tombstone first writes what its partition
-        gathered before it. A record that cannot be applied (e.g. a vector of another dim) is
-        skipped, and reported to `on_error`; the records after it go on."""
+        gathered before it. An `EmbeddedView` applies as the message it views. A record that
+        cannot be applied (e.g. a vector of another dim) is skipped, and reported to
+        `on_error`; the records after it go on. A replay's usual poll of views applies at once
+        (`view_batch.apply_views`), to the same end."""
+        records = list(records)
+        if apply_views(self, records):
+            return
         batch = _Gathered(self)
         for partition, offset, message in records:
             if offset < self.positions[partition]:
                 continue
             try:
-                if isinstance(message, ObjectsEmbedded):
+                if isinstance(message, (EmbeddedView, ObjectsEmbedded)):
                     removed = self.maps[partition].removed
                     if not is_late(message, message.image_id in removed):
                         removed.discard(message.image_id)
-                        batch.add(partition, message)
-                        self._remember(partition, message)
+                        ids = batch.add(partition, message)
+                        self._remember(partition, message.image_id, message.image_uri, ids)
                 elif isinstance(message, ObjectsDeleted):
                     batch.flush(partition)
                     self._delete(partition, message)
@@ -117,11 +90,11 @@ class LogIndex:
             self.applied += 1
         batch.flush()
 
-    def _remember(self, partition: int, message: ObjectsEmbedded) -> None:
+    def _remember(self, partition: int, image_id: str, uri: str | None, ids: list[str]) -> None:
         maps = self.maps[partition]
-        maps.objects_of_image[message.image_id].update(v.object_id for v in message.vectors)
-        if message.image_uri is not None:
-            maps.place(message.image_id, str(message.image_uri))
+        maps.objects_of_image[image_id].update(ids)
+        if uri is not None:
+            maps.place(image_id, str(uri))
 
     def _delete(self, partition: int, message: ObjectsDeleted) -> None:
         maps = self.maps[partition]
@@ -159,36 +132,58 @@ class LogIndex:
 
 
 class _Gathered:
-    """Vectors waiting for one upsert per (partition, index), last write per object winning.
-    They wait as their wire bytes: a flush turns the float32 ones into a matrix in one copy."""
+    """Vectors waiting for one upsert per (partition, index), last write per object winning:
+    per key, each record's rows as a matrix (a view's is its frame's bytes, not copied) and
+    which row of their concatenation holds each object's latest vector."""
 
     def __init__(self, log: LogIndex) -> None:
         self.log = log
-        self.vectors: dict[tuple[int, ShardedFaissIndex], dict[str, Vector]] = {}
+        self.pending: dict[tuple[int, ShardedFaissIndex], _Pending] = {}
         self.partition_of: dict[str, int] = {}
         self.indexes: dict[tuple[str, str, int], ShardedFaissIndex] = {}
-        self._ref: EmbedderRef | None = None  # the last embedder seen, and its model key
-        self._key = ""
+        self._ref: EmbedderRef | None = None  # the last embedder seen, its model key and
+        self._key = ""  # its indexes by modality
+        self._by_modality: dict[str, ShardedFaissIndex] = {}
 
-    def add(self, partition: int, message: ObjectsEmbedded) -> None:
-        ref, vectors = message.embedder, message.vectors
+    def add(self, partition: int, message: ObjectsEmbedded | EmbeddedView) -> list[str]:
+        """Gather the record's vectors; returns its object ids."""
+        ref = message.embedder
+        if isinstance(message, EmbeddedView):
+            ids, modalities, matrix = message.object_ids, message.modalities, message.matrix
+        else:
+            ids = [v.object_id for v in message.vectors]
+            modalities = [v.modality for v in message.vectors]
+            matrix = _matrix([v.vector for v in message.vectors])
+        if matrix.shape[1] != ref.dim:  # the schema checks it; a hand-built message may not
+            raise ValueError(f"vector of dim {matrix.shape[1]} from an embedder of dim {ref.dim}")
         if ref is not self._ref:  # a replay's records share one embedder, often one object
-            self._ref, self._key = ref, identity_of(ref).key
-        indexes = {m: self._index(m, ref.dim) for m in {v.modality for v in vectors}}
+            self._ref, self._key, self._by_modality = ref, identity_of(ref).key, {}
         partition_of = self.partition_of
-        if any(partition_of.get(v.object_id, partition) != partition for v in vectors):
+        if not partition_of.keys().isdisjoint(ids) and any(
+            partition_of[oid] != partition for oid in ids if oid in partition_of
+        ):
             self.flush()  # an object moved partition: keep the order of its two writes
-        for item in vectors:
-            vector = item.vector
-            if len(vector.data) != vector.dim * _ITEMSIZE[vector.dtype]:
-                vector.to_numpy()  # raises the size error
-            if vector.dim != ref.dim:  # the schema checks it; a hand-built message may not
-                raise ValueError(f"vector of dim {vector.dim} from an embedder of dim {ref.dim}")
-            gathered = self.vectors.get((partition, indexes[item.modality]))
-            if gathered is None:
-                gathered = self.vectors[(partition, indexes[item.modality])] = {}
-            gathered[item.object_id] = vector
-            partition_of[item.object_id] = partition
+        if modalities.count(modalities[0]) == len(modalities):  # one modality: the usual
+            self._put(partition, modalities[0], ids, matrix)
+        else:
+            for modality in set(modalities):
+                picked = [j for j, m in enumerate(modalities) if m == modality]
+                self._put(partition, modality, [ids[j] for j in picked], matrix[picked])
+        partition_of.update(dict.fromkeys(ids, partition))
+        return ids
+
+    def _put(self, partition: int, modality: str, ids: list[str], matrix: np.ndarray) -> None:
+        index = self._by_modality.get(modality)
+        if index is None:
+            assert self._ref is not None
+            index = self._by_modality[modality] = self._index(modality, self._ref.dim)
+        pending = self.pending.get((partition, index))
+        if pending is None:
+            pending = self.pending[(partition, index)] = _Pending()
+        end = pending.end
+        pending.rows.update(zip(ids, range(end, end + len(ids)), strict=True))
+        pending.chunks.append(matrix)
+        pending.end = end + len(ids)
 
     def _index(self, modality: str, dim: int) -> ShardedFaissIndex:
         """The index of the current model and `modality` (get_or_create refuses another dim)."""
@@ -199,20 +194,42 @@ class _Gathered:
         return index
 
     def flush(self, partition: int | None = None) -> None:
-        for (p, index), vectors in list(self.vectors.items()):
-            if partition is None or p == partition:
-                index.upsert(list(vectors), _matrix(list(vectors.values())), shard=p)
-                del self.vectors[(p, index)]
-                for oid in vectors:
-                    self.partition_of.pop(oid, None)
+        for key in [k for k in self.pending if partition is None or k[0] == partition]:
+            p, index = key
+            pending = self.pending.pop(key)
+            rows, chunks = pending.rows, pending.chunks
+            matrix = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            if len(rows) != len(matrix):  # an object written twice: its last row only
+                matrix = matrix[list(rows.values())]
+            index.upsert(list(rows), matrix, shard=p)
+            for oid in rows:
+                self.partition_of.pop(oid, None)
+
+
+class _Pending:
+    """One key's gathered rows: each record's matrix, and object id → row of their
+    concatenation (the latest write of an object wins)."""
+
+    __slots__ = ("chunks", "end", "rows")
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.chunks: list[np.ndarray] = []
+        self.end = 0
 
 
 _ITEMSIZE = {"float32": 4, "float16": 2}
 
 
 def _matrix(vectors: list[Vector]) -> np.ndarray:
-    """Rows of float32 values (`Vector.to_numpy` of each), of one dim."""
+    """Rows of float32 values (`Vector.to_numpy` of each), of one dim; a vector whose data
+    does not hold `dim` values raises the size error."""
+    for vector in vectors:
+        if len(vector.data) != vector.dim * _ITEMSIZE[vector.dtype]:
+            vector.to_numpy()  # raises the size error
+    if len({v.dim for v in vectors}) != 1:
+        raise ValueError(f"vectors of dims {sorted({v.dim for v in vectors})} in one message")
     if all(v.dtype == "float32" for v in vectors):
         joined = np.frombuffer(b"".join(v.data for v in vectors), dtype="<f4")
-        return joined.reshape(len(vectors), -1).astype(np.float32, copy=False)
+        return joined.reshape(len(vectors), -1)
     return np.stack([v.to_numpy() for v in vectors])

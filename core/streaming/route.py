@@ -27,7 +27,7 @@ from core.routes import Outcome, Route, run_isolated
 from core.settings import StreamingSettings
 from core.streaming.dead_letters import DeadRecord, Source, dead_record
 from core.streaming.metrics import ServiceMetrics
-from schemas import Envelope, dlq, encode, partition_key
+from schemas import Envelope, dlq, encode_wire, partition_key
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,8 @@ class RouteRunner:
             if message.tracestate:
                 headers["tracestate"] = message.tracestate
             key = partition_key(message)
-            pending.append(await self._send(topic, encode(message), key, headers))
+            value = encode_wire(message, frames=self.settings.vector_frames)
+            pending.append(await self._send(topic, value, key, headers))
         await asyncio.gather(*(p for p in pending if inspect.isawaitable(p)))
         return len(outcome.publish), dead
 

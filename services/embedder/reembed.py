@@ -30,7 +30,7 @@ from schemas import (
     ObjectsDeleted,
     ObjectsDetected,
     decode,
-    encode,
+    encode_wire,
     partition_key,
 )
 from services.embedder.handler import EmbedderPorts, handle_captioned, handle_detected
@@ -54,10 +54,12 @@ async def reembed(
     target_topic: str,
     sources: Sequence[str] = (OBJECTS_CAPTIONED, OBJECTS_DETECTED),
     progress: Progress | None = None,
+    vector_frames: bool = True,
 ) -> ReembedStats:
     """`sources` are read one after the other, captions first: a caption vector then always
     comes before its image's tombstone on the target topic (both are on `objects.detected`'s
-    side), so a deleted image cannot come back through its caption."""
+    side), so a deleted image cannot come back through its caption. `vector_frames`: vectors
+    go out as `schemas.encode_wire` writes them (`StreamingSettings.vector_frames`)."""
     ports = EmbedderPorts(crops, embedder, ModelRunner("reembed"), target_topic)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
@@ -84,7 +86,8 @@ async def reembed(
             await consumer.seek_to_beginning(tp)
             async for records in read_to(consumer, tp, ends[tp], max_records=64):
                 stats.read += len(records)
-                await _embed(tp.topic, [r.value for r in records], ports, producer, stats)
+                values = [r.value for r in records]
+                await _embed(tp.topic, values, ports, producer, stats, vector_frames)
                 if progress is not None:
                     progress(stats.read, total)
         await producer.flush()
@@ -101,6 +104,7 @@ async def _embed(
     ports: EmbedderPorts,
     producer: AIOKafkaProducer,
     stats: ReembedStats,
+    vector_frames: bool,
 ) -> None:
     messages = []
     for value in values:
@@ -125,5 +129,6 @@ async def _embed(
         log.warning("re-embed skips %s: %s (%s)", dead.message.image_id, dead.reason, dead.detail)
     for out_topic, message in outcome.publish:
         assert out_topic == ports.topic
-        await producer.send(out_topic, encode(message), key=partition_key(message))
+        value = encode_wire(message, frames=vector_frames)
+        await producer.send(out_topic, value, key=partition_key(message))
         stats.produced += 1

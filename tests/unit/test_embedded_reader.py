@@ -25,6 +25,8 @@ from schemas import (
     encode,
 )
 from schemas.embedded_reader import decode_embedded
+from schemas.embedded_view import EmbeddedView
+from schemas.view_reader import read_embedded
 
 REF = EmbedderRef(backend="aligned", name="lite0", version="3", dim=4)
 
@@ -78,13 +80,29 @@ def assert_same(fast: Envelope, reference: Envelope) -> None:
         np.testing.assert_array_equal(a.vector.to_numpy(), b.vector.to_numpy())
 
 
+def assert_view_same(view: EmbeddedView, reference: Envelope) -> None:
+    """A replay's view holds what the message holds."""
+    assert isinstance(reference, ObjectsEmbedded)
+    assert view.image_id == reference.image_id and view.image_uri == reference.image_uri
+    assert view.embedder == reference.embedder
+    assert view.object_ids == [v.object_id for v in reference.vectors]
+    assert view.modalities == [v.modality for v in reference.vectors]
+    assert view.matrix.dtype == np.float32
+    np.testing.assert_array_equal(view.matrix, [v.vector.to_numpy() for v in reference.vectors])
+    assert_same(view.message(), reference)
+
+
 def assert_agrees(data: bytes | None) -> ObjectsEmbedded | None:
-    """The property: vouched for → `decode` returns an equal message."""
+    """The property: vouched for → `decode` returns an equal message (both readers; the
+    view reader vouches for what the model reader vouches for, and no more)."""
     fast = decode_embedded([data])[0]
-    if fast is not None:
+    view = read_embedded([data])[0]
+    assert (fast is None) == (view is None), f"the readers disagree on {data!r}"
+    if fast is not None and view is not None:
         reference = slow(data)
         assert reference is not None, f"vouched for a record decode refuses: {data!r}"
         assert_same(fast, reference)
+        assert_view_same(view, reference)
     return fast
 
 
@@ -122,6 +140,9 @@ def test_what_encode_writes_is_read_to_the_message_decode_returns(message: Objec
     reference = decode(data)
     assert_same(fast, reference)
     assert fast == message
+    view = read_embedded([data])[0]
+    assert view is not None
+    assert_view_same(view, reference)
 
 
 def test_other_layouts_of_a_valid_record_are_read_alike() -> None:
@@ -195,6 +216,7 @@ def test_a_record_decode_refuses_is_never_vouched_for(case: str) -> None:
     data = with_field(path, value)
     assert slow(data) is None  # the case is bad
     assert decode_embedded([data]) == [None]
+    assert read_embedded([data]) == [None]
 
 
 def test_records_decode_reads_by_its_own_rules_are_left_to_it() -> None:
@@ -210,11 +232,13 @@ def test_records_decode_reads_by_its_own_rules_are_left_to_it() -> None:
     ]
     for data in cases:
         assert decode_embedded([data]) == [None]
+        assert read_embedded([data]) == [None]
         assert slow(data) is not None
 
 
 def test_not_json_not_an_object_or_no_value_is_not_vouched_for() -> None:
     assert decode_embedded([b"", b"[]", b"{", b"\xff", b"null", None]) == [None] * 6
+    assert read_embedded([b"", b"[]", b"{", b"\xff", b"null", None]) == [None] * 6
 
 
 def test_a_float16_infinity_spoils_only_its_own_record() -> None:
@@ -226,17 +250,34 @@ def test_a_float16_infinity_spoils_only_its_own_record() -> None:
     )
     fast = decode_embedded([good, bad, encode(embedded())])
     assert fast[0] is not None and fast[1] is None and fast[2] is not None
+    views = read_embedded([good, bad, encode(embedded())])
+    assert views[0] is not None and views[1] is None and views[2] is not None
+
+
+def test_a_bad_id_in_a_batch_spoils_only_its_own_record() -> None:
+    """`read_embedded` checks a batch's patterns at once; a failure falls back per record."""
+    good = encode(embedded())
+    bad = [with_field(path, value) for path, value in (BAD["image id with a newline"],)]
+    bad += [with_field("vectors.1.object_id", "a/b"), with_field("image_uri", "x" * 3000)]
+    for record in bad:
+        views = read_embedded([good, record, good, None])
+        assert [v is not None for v in views] == [True, False, True, False]
+
+
+def corrupted(base: bytes, rng: random.Random) -> bytearray:
+    """`base` with 1 to 3 bytes replaced, mostly by JSON punctuation and id characters."""
+    data = bytearray(base)
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(data))
+        data[i] = rng.choice(b'"{}[],:0129aAzZ-._/+= \n\\') if rng.random() < 0.8 else 0xFF
+    return data
 
 
 def test_random_corruptions_never_make_the_two_readers_disagree() -> None:
     rng = random.Random(7)
     base = encode(embedded())
     for _ in range(3000):
-        data = bytearray(base)
-        for _ in range(rng.randint(1, 3)):
-            i = rng.randrange(len(data))
-            data[i] = rng.choice(b'"{}[],:0129aAzZ-._/+= \n\\') if rng.random() < 0.8 else 0xFF
-        assert_agrees(bytes(data))
+        assert_agrees(bytes(corrupted(base, rng)))
 
 
 def test_the_follower_skips_what_decode_refuses_and_says_why(
@@ -247,7 +288,10 @@ def test_the_follower_skips_what_decode_refuses_and_says_why(
     with caplog.at_level(logging.WARNING, logger="core.index.log_follower"):
         records = decode_records([(0, 0, good), (0, 1, bad), (1, 0, tombstone), (1, 1, None)])
     assert [(p, o) for p, o, _ in records] == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    assert records[0][2] == decode(good) and records[2][2] == decode(tombstone)
+    view = records[0][2]
+    assert isinstance(view, EmbeddedView)  # what the follower applies: no model per vector
+    assert_view_same(view, decode(good))
+    assert records[2][2] == decode(tombstone)
     assert records[1][2] is None and records[3][2] is None
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["skipping p0@1"]
     assert "vector" in caplog.records[0].getMessage()

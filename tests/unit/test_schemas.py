@@ -304,9 +304,13 @@ def test_the_cli_exports_one_schema_per_message_and_checks_for_drift(tmp_path: P
     result = runner.invoke(app, ["schemas", "export", *args])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "json").iterdir())
-    assert names == sorted(f"{t}.json" for t in schemas.EVENT_TYPES)
+    framed = ["objects.embedded.frame.json"]  # the vector frame's header (`schemas.frames`)
+    assert names == sorted([f"{t}.json" for t in schemas.EVENT_TYPES] + framed)
     schema = json.loads((tmp_path / "json" / "objects.embedded.json").read_text())
     assert {"event_id", "schema_version", "traceparent"} <= set(schema["required"])
+    header = json.loads((tmp_path / "json" / framed[0]).read_text())
+    assert "data" not in header["$defs"]["FrameVector"]["properties"]
+    assert header["required"] == schema["required"]
     assert "| `vectors` |" in (tmp_path / "schemas.md").read_text()
     assert runner.invoke(app, ["schemas", "check", *args]).exit_code == 0
 
