@@ -4,6 +4,9 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$("$repo/scripts/env.sh")"
+# the environment is shared by every clone on the machine (its editable install points at the
+# last one that refreshed it): this clone's code comes first, whichever that was
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 if [ ! -x /usr/bin/chromium ]; then
   echo "[test] installing Debian chromium for the browser tests" >&2
   if [ "$(id -u)" = 0 ]; then

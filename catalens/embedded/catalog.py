@@ -97,11 +97,10 @@ class EmbeddedCatalog(SearchCatalog):
                     results.append(exc)
                     claim.set_result(exc)
                     continue
+                uploaded = _uploaded(image_id, data, filename, source)  # before storing
                 await self.stack.store.put(image_key(image_id), data)
                 self.stack.decoded.put(image_id, image)  # the detector takes it: decoded once
-                self.stack.bus.publish(
-                    self.stack.settings.minio.topic, _uploaded(image_id, data, filename, source)
-                )
+                self.stack.bus.publish(self.stack.settings.minio.topic, uploaded)
                 results.append(IngestResult(image_id, 0, False))
                 fresh.append(len(results) - 1)
             await self.stack.bus.drain()
@@ -151,6 +150,10 @@ class EmbeddedCatalog(SearchCatalog):
 
 
 def _uploaded(image_id: str, data: bytes, filename: str, source: str | None) -> ImageUploaded:
+    """The upload's event. File and folder names come from disks as well as from HTTP (which
+    refuses control characters at the edge): undecodable bytes and control characters become
+    "?" so that no name can keep an image out of the catalog."""
+    filename, source = printable(filename), printable(source)[:255] if source else source
     return ImageUploaded(
         producer=PRODUCER,
         image_id=image_id,
@@ -159,8 +162,14 @@ def _uploaded(image_id: str, data: bytes, filename: str, source: str | None) -> 
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
         source=source,
-        filename=filename[:1024] if filename else None,
+        filename=filename or None,
     )
+
+
+def printable(name: str) -> str:
+    """`name` as UTF-8 text without control characters (surrogate-escaped bytes, NUL, ...)."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join("?" if ord(c) < 32 or ord(c) == 127 else c for c in text)[:1024]
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ from core.handoff import DecodedImages
 from core.imaging import encode_jpeg
 from core.settings import Settings
 from schemas import ImageUploaded
+from services.query.ports import IngestResult
 from tests.fakes.ports import DictStore
 
 
@@ -85,3 +86,19 @@ async def test_a_bad_picture_uploaded_twice_at_once_is_refused_twice() -> None:
     results = await catalog.ingest_many([("x", broken, None), ("y", broken, None)])
     assert [type(r).__name__ for r in results] == ["CorruptImage", "CorruptImage"]
     assert stack.published == []
+
+
+async def test_a_file_name_that_is_not_utf8_or_holds_control_characters_keeps_no_image_out() -> (
+    None
+):
+    stack = Stack()
+    catalog = EmbeddedCatalog(stack)  # type: ignore[arg-type]
+    names = ["bad\udcff\udcfename.jpg", "tab\tand\x00nul.jpg"]  # bytes a disk may hold
+    pictures = [picture((10, 200, 30)), picture((30, 10, 200))]
+    results = await catalog.ingest_many(
+        [(name, data, "a" * 300) for name, data in zip(names, pictures, strict=True)]
+    )
+    assert [r.duplicate for r in results if isinstance(r, IngestResult)] == [False, False]
+    for message in stack.published:
+        assert message.filename and message.filename.isprintable()
+        assert message.source == "a" * 255
