@@ -66,8 +66,33 @@ INGEST_ANSWERS = {
 }
 
 
+TEXT_MAX, TEXT_PATTERN = 255, "^[^\\x00-\\x1f\\x7f]*$"  # what deps.check_text enforces
+CHECKED_TEXT = ("source", "label")
+
+
+def _document_text_rules(paths: dict[str, Any]) -> None:
+    """`source` and `label` hold at most 255 characters and no control characters (what
+    `services.query.deps.check_text` enforces): say so on their string schemas."""
+    for item in paths.values():
+        for method in ("get", "post", "delete"):
+            operation = getattr(item, method, None)
+            for parameter in getattr(operation, "parameters", None) or []:
+                if getattr(parameter, "name", None) in CHECKED_TEXT:
+                    _constrain_strings(parameter.schema)
+
+
+def _constrain_strings(schema: Any) -> None:
+    if not isinstance(schema, Schema):
+        return
+    if schema.type == OpenAPIType.STRING:
+        schema.max_length, schema.pattern = TEXT_MAX, TEXT_PATTERN
+    for part in [*(schema.one_of or []), schema.items]:
+        _constrain_strings(part)
+
+
 def _document_other_answers(paths: dict[str, Any]) -> None:
     """The ingest's 200 and 202 (same body as its 201), and the feed's event stream."""
+    _document_text_rules(paths)
     ingest = getattr(paths.get("/api/images"), "post", None)
     created = (ingest.responses or {}).get("201") if ingest is not None else None
     if ingest is not None and isinstance(created, OpenAPIResponse):

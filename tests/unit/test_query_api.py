@@ -326,6 +326,8 @@ async def test_the_openapi_document_states_the_bounds_and_every_answer(
         parameters = {p["name"]: p["schema"] for p in paths[path][method]["parameters"]}
         assert parameters["limit"]["maximum"] == 200, path
         assert parameters["offset"]["maximum"] == 2**31 - 1, path
+        assert parameters["source"]["oneOf"][0]["maxLength"] == 255, path  # and no controls
+        assert parameters["label"]["oneOf"][0]["items"]["pattern"] == "^[^\\x00-\\x1f\\x7f]*$"
     ingest = paths["/api/images"]["post"]["responses"]
     assert {"200", "201", "202"} <= set(ingest)
     assert ingest["202"]["content"] == ingest["201"]["content"]
