@@ -21,6 +21,7 @@ TEXT_LIMIT = 255  # characters of a source, label or attribute value (the event 
 NAME_LIMIT = 64  # characters of an attribute name (`attr.<name>`)
 MAX_PAGE = 200  # the largest `limit` (settings.query.max_limit may lower it)
 MAX_OFFSET = 2**31 - 1
+NO_CONTROLS = "^[^\\x00-\\x1f\\x7f]*$"  # text Postgres and our fields hold (check_text)
 
 IdPath = Annotated[
     str,

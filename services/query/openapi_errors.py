@@ -14,6 +14,8 @@ from litestar import Litestar
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
+from services.query.deps import NO_CONTROLS
+
 ERROR_SCHEMA = "ErrorRead"
 DESCRIPTIONS = {
     400: "A parameter or form field is invalid (`error`: validation_error or bad_request)",
@@ -66,7 +68,7 @@ INGEST_ANSWERS = {
 }
 
 
-TEXT_MAX, TEXT_PATTERN = 255, "^[^\\x00-\\x1f\\x7f]*$"  # what deps.check_text enforces
+TEXT_MAX = 255  # with deps.NO_CONTROLS: what deps.check_text enforces
 CHECKED_TEXT = ("source", "label")
 
 
@@ -85,7 +87,7 @@ def _constrain_strings(schema: Any) -> None:
     if not isinstance(schema, Schema):
         return
     if schema.type == OpenAPIType.STRING:
-        schema.max_length, schema.pattern = TEXT_MAX, TEXT_PATTERN
+        schema.max_length, schema.pattern = TEXT_MAX, NO_CONTROLS
     for part in [*(schema.one_of or []), schema.items]:
         _constrain_strings(part)
 

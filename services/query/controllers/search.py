@@ -11,7 +11,14 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException
 from litestar.params import Body, Parameter
 
-from services.query.deps import CatalogDep, FiltersDep, PageDep, SettingsDep, check_text
+from services.query.deps import (
+    NO_CONTROLS,
+    CatalogDep,
+    FiltersDep,
+    PageDep,
+    SettingsDep,
+    check_text,
+)
 from services.query.http_models import SearchPage, look_page, search_page
 from services.query.uploads import decode_slot, read_image_upload
 
@@ -40,7 +47,15 @@ class SearchController(Controller):
         catalog: CatalogDep,
         filters: FiltersDep,
         page: PageDep,
-        q: Annotated[str, Parameter(description="what to look for", min_length=1, max_length=500)],
+        q: Annotated[
+            str,
+            Parameter(
+                description="what to look for (no control characters)",
+                min_length=1,
+                max_length=500,
+                pattern=NO_CONTROLS,
+            ),
+        ],
         fusion: Annotated[
             bool | None,
             Parameter(description="false: rank by the image vectors only; unset: the settings"),
