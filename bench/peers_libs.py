@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -192,17 +193,27 @@ class Milvus(RssPeer):
         self.settings = EF[1:]
 
     def build(self, data: np.ndarray) -> None:
-        self.c.create_collection("bench", dimension=data.shape[1], metric_type="IP", auto_id=False)
-        self.c.release_collection("bench")
-        self.c.drop_index("bench", "vector")
-        for lo in range(0, len(data), 10_000):
-            self.add(data[lo : lo + 10_000], lo)
-        self.c.flush("bench")  # sealed segments: the index covers them (growing ones: brute force)
+        from pymilvus import DataType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=data.shape[1])
         params = self.c.prepare_index_params()
         params.add_index(
             "vector", index_type="HNSW", metric_type="IP", params={"M": 16, "efConstruction": 100}
         )
-        self.c.create_index("bench", params)
+        self.c.create_collection("bench", schema=schema, index_params=params)
+        for lo in range(0, len(data), 10_000):
+            self.add(data[lo : lo + 10_000], lo)
+        self.c.flush("bench")  # sealed segments: the index covers them (growing ones: brute force)
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:  # the build ends when every row is indexed
+            info = self.c.describe_index("bench", "vector")
+            if int(info.get("pending_index_rows", 0)) == 0 and int(
+                info.get("indexed_rows", len(data))
+            ) >= len(data):
+                break
+            time.sleep(0.5)
         self.c.load_collection("bench")
 
     def search(self, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray:

@@ -4,7 +4,7 @@ their Markdown table and recall/latency plots (see bench/query_peers.py)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +63,14 @@ def run_peers(
     new: np.ndarray,
     measured: dict[str, tuple[int, float]],
     limit_s: float,
+    always: Collection[str] = (),
 ) -> list[PeerResult]:
     """Every named system at len(data) vectors. `measured` (system -> (n, build s) at a smaller
-    size, updated here) projects builds: one projected past `limit_s` is not run."""
+    size, updated here) projects builds: one projected past `limit_s` is not run, unless it is
+    in `always`."""
     n, results = len(data), []
     for name in names:
-        if name in measured:
+        if name in measured and name not in always:
             small, build_s = measured[name]
             projected = projected_pg_s(build_s, small, n)
             if projected > limit_s:
@@ -96,6 +98,16 @@ def run_peers(
                 measured[name] = (n, row.build_s)
         results.append(result)
     return results
+
+
+def peer_builds(text: str) -> dict[str, tuple[int, float]]:
+    """`name=n:seconds,...` (build times measured in an earlier run) as {name: (n, seconds)}."""
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        name, _, measured = item.partition("=")
+        n, _, seconds = measured.partition(":")
+        out[name] = (int(n), float(seconds))
+    return out
 
 
 def _num(value: float | None, fmt: str) -> str:

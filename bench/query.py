@@ -24,7 +24,7 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict
 
 from bench.common import machine, machine_markdown, write_section
-from bench.peers_report import PEERS, plot, run_peers, section
+from bench.peers_report import PEERS, peer_builds, plot, run_peers, section
 from bench.query_data import Generator, Synthetic, exact_top_k
 from bench.query_faiss import (
     WARMUP,
@@ -71,7 +71,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="side-by-side systems (bench/query_peers.py): 'all' or some of "
         "catalens,faiss,hnswlib,usearch,scann,lancedb,milvus,pgvector",
     )
-    p.add_argument("--peer-max-build-min", type=float, default=7.5, help="skip a peer past this")
+    p.add_argument(
+        "--peer-max-build-min",
+        type=float,
+        default=7.5,
+        help="skip a peer whose build, projected from a smaller size (this run's or "
+        "--peer-builds), exceeds this",
+    )
+    p.add_argument(
+        "--peer-always",
+        default="catalens,faiss,scann",
+        help="peers run at every size whatever their projected build",
+    )
+    p.add_argument(
+        "--peer-builds",
+        default="",
+        help="build seconds measured in an earlier run, for the projections: "
+        "name=n:seconds,... (e.g. hnswlib=100000:184)",
+    )
     p.add_argument("--section", default=SECTION, help="docs/benchmarks.md section to write")
     p.add_argument("--quick", action="store_true", help="smoke run: 10k vectors; prints only")
     p.add_argument("--no-write", action="store_true", help="print the table, leave docs alone")
@@ -138,7 +155,8 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
     pg_measured: tuple[int, float] | None = None  # (n, build seconds)
     limit_s = args.max_build_min * 60
     peers = [x for x in args.peers.split(",") if x] if args.peers != "all" else list(PEERS)
-    measured: dict[str, tuple[int, float]] = {}  # peer -> (n, build s), for projections
+    measured = peer_builds(args.peer_builds)  # peer -> (n, build s), for projections
+    always = set(args.peer_always.split(","))
     args.results = []
     async with AsyncExitStack() as stack:
         store = None
@@ -186,6 +204,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
                     new,
                     measured,
                     args.peer_max_build_min * 60,
+                    always,
                 )
             del data, ids, truth
             gc.collect()

@@ -12,7 +12,7 @@ import pytest
 
 from bench import query_peers
 from bench.peers_faiss import grid
-from bench.peers_report import install_hint, make, run_peers, table
+from bench.peers_report import install_hint, make, peer_builds, run_peers, table
 from bench.query_data import Generator, Synthetic, exact_top_k, normalise
 from bench.query_peers import (
     PeerRow,
@@ -149,6 +149,24 @@ def test_slow_builds_are_projected_not_run() -> None:
     [result] = run_peers(["pgvector"], data, data, np.zeros((4, 10), int), data, measured, 60.0)
     assert result.rows[0].note.startswith("NOT RUN: projected build")
     assert result.rows[0].p50_ms is None
+
+
+def test_always_run_peers_are_not_projected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bench.peers_report.make", lambda name: (_ for _ in ()).throw(ImportError))
+    data = np.eye(4, dtype=np.float32)
+    measured = {"scann": (2, 100.0)}
+    [result] = run_peers(
+        ["scann"], data, data, np.zeros((4, 10), int), data, measured, 60.0, {"scann"}
+    )
+    assert result.rows[0].note.startswith("not installed")
+
+
+def test_peer_builds_parses_earlier_measurements() -> None:
+    assert peer_builds("hnswlib=100000:183.7, pgvector=100000:95") == {
+        "hnswlib": (100_000, 183.7),
+        "pgvector": (100_000, 95.0),
+    }
+    assert peer_builds("") == {}
 
 
 def test_ten_million_column() -> None:
