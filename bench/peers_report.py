@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.query_peers import Peer, PeerResult, PeerRow, bench_peer, skipped
+from bench.query_peers import Peer, PeerResult, PeerRow, Point, bench_peer, skipped
 from bench.query_pg import projected_pg_s
 from core.paths import REPO_ROOT
 
@@ -142,7 +142,8 @@ def table(results: Sequence[PeerResult]) -> str:
 
 
 def plot(results: Sequence[PeerResult], data: str, folder: Path = PLOTS) -> list[Path]:
-    """One PNG per size: mean single-query ms against recall@10 over each system's sweep."""
+    """One PNG per size: mean single-query ms against recall@10, each system's sweep points
+    (faint) and its Pareto front (line)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,15 +153,12 @@ def plot(results: Sequence[PeerResult], data: str, folder: Path = PLOTS) -> list
     for n in sorted({r.n for r in results}):
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for result in (r for r in results if r.n == n and r.curve):
-            points = sorted(result.curve, key=lambda p: p.mean_ms)
-            ax.plot(
-                [p.recall for p in points],
-                [p.mean_ms for p in points],
-                marker="o",
-                markersize=3,
-                label=result.system,
-                linewidth=2.5 if result.system == "catalens" else 1.2,
-            )
+            front = pareto(result.curve)
+            width = 2.5 if result.system == "catalens" else 1.2
+            line = ax.plot([p.recall for p in front], [p.mean_ms for p in front], marker="o",
+                           markersize=3, label=result.system, linewidth=width)  # fmt: skip
+            ax.scatter([p.recall for p in result.curve], [p.mean_ms for p in result.curve],
+                       s=6, alpha=0.3, color=line[0].get_color())  # fmt: skip
         ax.set(
             xlabel="recall@10",
             ylabel="mean single-query ms (log)",
@@ -178,6 +176,15 @@ def plot(results: Sequence[PeerResult], data: str, folder: Path = PLOTS) -> list
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def pareto(points: Sequence[Point]) -> list[Point]:
+    """The sweep points no other point beats on both recall and latency, by rising recall."""
+    front: list[Point] = []
+    for p in sorted(points, key=lambda p: (-p.recall, p.mean_ms)):
+        if not front or p.mean_ms < front[-1].mean_ms:
+            front.append(p)
+    return front[::-1]
 
 
 def section(results: Sequence[PeerResult], data: str, plots: Sequence[Path]) -> list[str]:
@@ -207,5 +214,5 @@ def section(results: Sequence[PeerResult], data: str, plots: Sequence[Path]) -> 
         "of them in their own top 10. Build s for pgvector is the `CREATE INDEX` only (COPY not "
         "counted); for catalens it includes the background build, swap and calibration.",
         f"- Plot{'s' if len(plots) > 1 else ''}: each system's sweep (mean of 50 single queries "
-        f"per setting), {data} data.",
+        f"per setting; the line joins the settings no other setting beats on both), {data} data.",
     ]

@@ -12,7 +12,7 @@ import pytest
 
 from bench import query_peers
 from bench.peers_faiss import grid
-from bench.peers_report import install_hint, make, peer_builds, run_peers, table
+from bench.peers_report import install_hint, make, pareto, peer_builds, run_peers, table
 from bench.query_data import Generator, Synthetic, exact_top_k, normalise
 from bench.query_peers import (
     PeerRow,
@@ -167,6 +167,11 @@ def test_peer_builds_parses_earlier_measurements() -> None:
         "pgvector": (100_000, 95.0),
     }
     assert peer_builds("") == {}
+
+
+def test_pareto_keeps_the_undominated_points_by_rising_recall() -> None:
+    sweep = points((0.90, 0.5), (0.95, 0.4), (0.93, 0.6), (0.99, 1.0), (0.99, 2.0))
+    assert [p.setting for p in pareto(sweep)] == [1, 3]
 
 
 def test_ten_million_column() -> None:
