@@ -100,7 +100,8 @@ class Scann(RssPeer):
         leaves = int(np.sqrt(len(data)))
         self.index = f"tree {leaves} leaves + AH(2) + reorder"
         self.settings = [(n, 100) for n in (2, 4, 8, 12, 16, 24, 32)]
-        self.settings += [(n, 250) for n in (24, 32, 48, 64, 96, 128, 192, 256) if n < leaves]
+        wide = (24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+        self.settings += [(n, 250) for n in wide if n <= leaves]  # 0.95 took 256 of 1,000 and more
         builder = self._ops.builder(data, K, "dot_product")
         builder = builder.tree(
             num_leaves=leaves, num_leaves_to_search=8, training_sample_size=min(len(data), 250_000)
@@ -238,6 +239,16 @@ class Milvus(RssPeer):
         self._tmp.cleanup()
 
 
+NAMES = {
+    "catalens": "catalens",
+    "faiss": "raw FAISS",
+    "hnswlib": "hnswlib",
+    "usearch": "usearch",
+    "scann": "ScaNN",
+    "lancedb": "LanceDB",
+    "milvus": "Milvus Lite",
+    "pgvector": "pgvector",
+}
 LIBS = {
     "hnswlib": ("hnswlib", Hnswlib),
     "usearch": ("usearch", Usearch),

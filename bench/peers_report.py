@@ -48,6 +48,13 @@ def make(name: str) -> Peer:
     return peers_libs.LIBS[name][1]()  # type: ignore[no-any-return]
 
 
+def display(name: str) -> str:
+    """The table's name for a --peers key."""
+    from bench.peers_libs import NAMES
+
+    return NAMES.get(name, name)
+
+
 def install_hint(name: str) -> str:
     from bench.peers_libs import LIBS
 
@@ -78,18 +85,18 @@ def run_peers(
                     f"NOT RUN: projected build {projected / 60:.0f} min ({build_s:.0f} s "
                     f"measured at {small:,}, scaled by n log n) exceeds --peer-max-build-min"
                 )
-                results.append(skipped(name, "", n, why))
+                results.append(skipped(display(name), "", n, why))
                 continue
         try:
             peer = make(name)
         except ImportError:
-            results.append(skipped(name, "", n, install_hint(name)))
+            results.append(skipped(display(name), "", n, install_hint(name)))
             continue
         try:
             result = bench_peer(peer, data, queries, truth, new)
         except Exception as exc:  # one system failing must not lose the others' rows
             log.exception("%s failed", name)
-            result = skipped(name, peer.index, n, f"failed: {type(exc).__name__}: {exc}")
+            result = skipped(peer.system, peer.index, n, f"failed: {type(exc).__name__}: {exc}")
         finally:
             peer.close()
         for row in result.rows:
