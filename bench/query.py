@@ -18,10 +18,13 @@ import asyncio
 import gc
 import logging
 import os
+import shlex
+import sys
 from contextlib import AsyncExitStack
 from dataclasses import asdict
 
 from bench.common import machine, machine_markdown, write_section
+from bench.peers_report import PEERS, peer_builds, plot, run_peers, section
 from bench.query_data import Generator, Synthetic, exact_top_k
 from bench.query_faiss import (
     WARMUP,
@@ -32,6 +35,7 @@ from bench.query_faiss import (
     projected_hnsw_s,
 )
 from bench.query_freshness import Freshness
+from bench.query_peers import NEW_VECTORS
 from bench.query_real import RealGenerator, RealLike
 from bench.query_rows import Row, table
 from core.index.faiss_params import INDEX_TYPES, FaissParams, Knobs
@@ -60,6 +64,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="synthetic",
         help="synthetic: 512-d Gaussian clusters (bench/query_data.py); real: the shipped aligned "
         "model's 256-d vectors of cached tower features plus noise (bench/query_real.py)",
+    )
+    p.add_argument(
+        "--peers",
+        default="",
+        help="side-by-side systems (bench/query_peers.py): 'all' or some of "
+        "catalens,faiss,hnswlib,usearch,scann,lancedb,milvus,pgvector",
+    )
+    p.add_argument(
+        "--peer-max-build-min",
+        type=float,
+        default=7.5,
+        help="skip a peer whose build, projected from a smaller size (this run's or "
+        "--peer-builds), exceeds this",
+    )
+    p.add_argument(
+        "--peer-always",
+        default="catalens,faiss,scann",
+        help="peers run at every size whatever their projected build",
+    )
+    p.add_argument(
+        "--peer-builds",
+        default="",
+        help="build seconds measured in an earlier run, for the projections: "
+        "name=n:seconds,... (e.g. hnswlib=100000:184)",
     )
     p.add_argument("--section", default=SECTION, help="docs/benchmarks.md section to write")
     p.add_argument("--quick", action="store_true", help="smoke run: 10k vectors; prints only")
@@ -104,6 +132,7 @@ def maintenance_mem(n: int, dim: int) -> str:
 
 
 async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness | str | None]:
+    """The FAISS / pgvector rows, their notes, the freshness; the peers go to `args.results`."""
     spec = Synthetic()
     params = FaissParams(
         hnsw_m=args.hnsw_m,
@@ -125,6 +154,10 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
     hnsw_rate: dict[int, tuple[int, float]] = {}  # shards -> (n, vectors/s) measured
     pg_measured: tuple[int, float] | None = None  # (n, build seconds)
     limit_s = args.max_build_min * 60
+    peers = [x for x in args.peers.split(",") if x] if args.peers != "all" else list(PEERS)
+    measured = peer_builds(args.peer_builds)  # peer -> (n, build s), for projections
+    always = set(args.peer_always.split(","))
+    args.results = []
     async with AsyncExitStack() as stack:
         store = None
         if not args.skip_pg:
@@ -136,7 +169,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
             ids = object_ids(n)
             truth = exact_top_k(data, queries, K)
             raw: list[Knobs] = []  # raw FAISS twins of the Auto rows' settings, one each
-            for index_type in args.types.split(","):
+            for index_type in [t for t in args.types.split(",") if t]:
                 for shards in ints(args.shards):
                     if index_type == "HNSW" and shards in hnsw_rate:
                         small, rate = hnsw_rate[shards]
@@ -160,6 +193,19 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
                 rows.append(await _pg_row(store, data, ids, queries, truth, pg_measured, args))
                 if rows[-1].build_s:
                     pg_measured = (n, rows[-1].build_s)
+            if peers:
+                new = generator.sample(NEW_VECTORS, seed=3)
+                args.results += await asyncio.to_thread(
+                    run_peers,
+                    peers,
+                    data,
+                    queries,
+                    truth,
+                    new,
+                    measured,
+                    args.peer_max_build_min * 60,
+                    always,
+                )
             del data, ids, truth
             gc.collect()
     notes += _parameter_notes(described, params, args)
@@ -237,20 +283,31 @@ def _parameter_notes(described: str, params: FaissParams, args: argparse.Namespa
     ]
 
 
-def render(rows: list[Row], notes: list[str], fresh: Freshness | str | None, info: dict) -> str:
+def render(
+    rows: list[Row],
+    notes: list[str],
+    fresh: Freshness | str | None,
+    info: dict,
+    args: argparse.Namespace,
+) -> str:
     end_load = os.getloadavg()[0]
+    command = shlex.join(["python", "-m", "bench.query", *(getattr(args, "argv", None) or [])])
     lines = [
         machine_markdown(info),
+        f"Command: `{command}`.",
         f"Load average at the end: {end_load:.1f} (other engineers' jobs share these cores; "
         "absolute times are noisy, the same-run speed-up and recall columns are steadier).",
         "",
-        table(rows),
+        table(rows) if rows else "(no FAISS-type rows: `--types ''`)",
         "",
         *[f"- {note}" for note in notes],
         "",
         "Freshness (embedded mode, upload → searchable through `EmbeddedCatalog.ingest_many`, "
         "one image at a time):",
     ]
+    if getattr(args, "results", None):
+        plots = [] if args.no_write else plot(args.results, args.data)  # docs/plots/*.png
+        lines[4:4] = [*section(args.results, args.data, plots), ""]
     if isinstance(fresh, Freshness):
         lines.append(
             f"p50 **{fresh.p50_s:.2f} s**, p95 **{fresh.p95_s:.2f} s**, max {fresh.max_s:.2f} s "
@@ -269,7 +326,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     info = machine()
     rows, notes, fresh = asyncio.run(run(args))
-    body = render(rows, notes, fresh, info)
+    args.argv = argv if argv is not None else sys.argv[1:]
+    body = render(rows, notes, fresh, info, args)
     print(body)
     if not args.no_write:
         print(f"\nwrote {write_section(args.section, body)}")

@@ -1,0 +1,225 @@
+"""Running the side-by-side systems at one size (with build projections for the slow ones), and
+their Markdown table and recall/latency plots (see bench/query_peers.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bench.query_peers import Peer, PeerResult, PeerRow, Point, bench_peer, skipped
+from bench.query_pg import projected_pg_s
+from core.paths import REPO_ROOT
+
+log = logging.getLogger("bench.query")
+
+PEERS = ("catalens", "faiss", "hnswlib", "usearch", "scann", "lancedb", "milvus", "pgvector")
+PLOTS = REPO_ROOT / "docs" / "plots"
+HEADER = [
+    "vectors",
+    "system",
+    "index",
+    "setting",
+    "picked for",
+    "recall@10",
+    "p50 ms",
+    "p99 ms",
+    "batch QPS",
+    "build s",
+    "memory MB",
+    "10M projected GiB",
+    "1,000 new searchable s",
+    "note",
+]
+
+
+def make(name: str) -> Peer:
+    """The adapter for `name`; ImportError when its package is not installed."""
+    from bench import peers_faiss, peers_libs
+
+    if name == "catalens":
+        return peers_faiss.CatalensAuto()
+    if name == "faiss":
+        return peers_faiss.RawFaiss()
+    if name == "pgvector":
+        return peers_faiss.Pgvector()
+    return peers_libs.LIBS[name][1]()  # type: ignore[no-any-return]
+
+
+def display(name: str) -> str:
+    """The table's name for a --peers key."""
+    from bench.peers_libs import NAMES
+
+    return NAMES.get(name, name)
+
+
+def install_hint(name: str) -> str:
+    from bench.peers_libs import LIBS
+
+    packages = LIBS[name][0] if name in LIBS else name
+    return f"not installed: pip install {packages} (or run with the venv bench/peers_env.sh makes)"
+
+
+def run_peers(
+    names: Sequence[str],
+    data: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    new: np.ndarray,
+    measured: dict[str, tuple[int, float]],
+    limit_s: float,
+    always: Collection[str] = (),
+) -> list[PeerResult]:
+    """Every named system at len(data) vectors. `measured` (system -> (n, build s) at a smaller
+    size, updated here) projects builds: one projected past `limit_s` is not run, unless it is
+    in `always`."""
+    n, results = len(data), []
+    for name in names:
+        if name in measured and name not in always:
+            small, build_s = measured[name]
+            projected = projected_pg_s(build_s, small, n)
+            if projected > limit_s:
+                why = (
+                    f"NOT RUN: projected build {projected / 60:.0f} min ({build_s:.0f} s "
+                    f"measured at {small:,}, scaled by n log n) exceeds --peer-max-build-min"
+                )
+                results.append(skipped(display(name), "", n, why))
+                continue
+        try:
+            peer = make(name)
+        except ImportError:
+            results.append(skipped(display(name), "", n, install_hint(name)))
+            continue
+        try:
+            result = bench_peer(peer, data, queries, truth, new)
+        except Exception as exc:  # one system failing must not lose the others' rows
+            log.exception("%s failed", name)
+            result = skipped(peer.system, peer.index, n, f"failed: {type(exc).__name__}: {exc}")
+        finally:
+            peer.close()
+        for row in result.rows:
+            log.info("%s", row)
+            if row.build_s:
+                measured[name] = (n, row.build_s)
+        results.append(result)
+    return results
+
+
+def peer_builds(text: str) -> dict[str, tuple[int, float]]:
+    """`name=n:seconds,...` (build times measured in an earlier run) as {name: (n, seconds)}."""
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        name, _, measured = item.partition("=")
+        n, _, seconds = measured.partition(":")
+        out[name] = (int(n), float(seconds))
+    return out
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def cells(row: PeerRow) -> list[str]:
+    system = f"**{row.system}**" if row.system == "catalens" else row.system
+    return [
+        f"{row.n:,}",
+        system,
+        row.index,
+        row.setting,
+        row.target,
+        _num(row.recall, "{:.3f}"),
+        _num(row.p50_ms, "{:.2f}"),
+        _num(row.p99_ms, "{:.2f}"),
+        _num(row.qps, "{:,.0f}"),
+        _num(row.build_s, "{:.1f}"),
+        _num(row.memory_mb, "{:,.0f}"),
+        _num(row.ten_million_gib, "{:.1f}"),
+        _num(row.fresh_s, "{:.2f}"),
+        row.note,
+    ]
+
+
+def table(results: Sequence[PeerResult]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for result in results:
+        lines += ["| " + " | ".join(cells(row)) + " |" for row in result.rows]
+    return "\n".join(lines)
+
+
+def plot(results: Sequence[PeerResult], data: str, folder: Path = PLOTS) -> list[Path]:
+    """One PNG per size: mean single-query ms against recall@10, each system's sweep points
+    (faint) and its Pareto front (line)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for n in sorted({r.n for r in results}):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for result in (r for r in results if r.n == n and r.curve):
+            front = pareto(result.curve)
+            width = 2.5 if result.system == "catalens" else 1.2
+            line = ax.plot([p.recall for p in front], [p.mean_ms for p in front], marker="o",
+                           markersize=3, label=result.system, linewidth=width)  # fmt: skip
+            ax.scatter([p.recall for p in result.curve], [p.mean_ms for p in result.curve],
+                       s=6, alpha=0.3, color=line[0].get_color())  # fmt: skip
+        ax.set(
+            xlabel="recall@10",
+            ylabel="mean single-query ms (log)",
+            yscale="log",
+            title=f"{n:,} vectors, {data} data: recall vs latency (2-core CPU)",
+        )
+        ax.axvline(0.95, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(left=max(0.5, min((p.recall for r in results for p in r.curve), default=0.5)))
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"query-peers-{data}-{n}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def pareto(points: Sequence[Point]) -> list[Point]:
+    """The sweep points no other point beats on both recall and latency, by rising recall."""
+    front: list[Point] = []
+    for p in sorted(points, key=lambda p: (-p.recall, p.mean_ms)):
+        if not front or p.mean_ms < front[-1].mean_ms:
+            front.append(p)
+    return front[::-1]
+
+
+def section(results: Sequence[PeerResult], data: str, plots: Sequence[Path]) -> list[str]:
+    """The peers table, its plots' links and the method notes."""
+    links = [f"![recall vs latency]({p.relative_to(REPO_ROOT / 'docs').as_posix()})" for p in plots]
+    return [
+        "Side by side (each system at the cheapest setting of its sweep reaching recall@10 "
+        "≥ 0.95 and ≥ 0.99, or its best; catalens also at the setting its build calibrated):",
+        "",
+        table(results),
+        "",
+        *links,
+        "",
+        "- p50/p99: the 200 queries one at a time (1 thread where the library lets us choose); "
+        "batch QPS: all 200 in one call on every core (ScaNN `search_batched` parallel, "
+        "hnswlib/usearch/FAISS threads, LanceDB and Milvus Lite a list of vectors); pgvector has "
+        "no batch call (a loop), and catalens' public `ShardedFaissIndex.search` runs a batch on "
+        "its shard pool with 1 OpenMP thread per shard (what `open_stack` sets), so 1 shard = 1 "
+        "core.",
+        "- Memory: RSS growth of the bench process over the build (the Milvus Lite server and "
+        "LanceDB's reader run inside it; LanceDB keeps the data on disk in a temporary folder), "
+        "except usearch (its own `memory_usage`) and pgvector (HNSW index relation size, the "
+        "heap table not counted). 10M projected = bytes per vector here × 10M.",
+        "- 1,000 new searchable: seconds from inserting 1,000 new vectors (catalens: "
+        "`ShardedFaissIndex.upsert`; pgvector: `PgStore.upsert_vectors`; the others their add/"
+        "insert/upsert) until a batch search of them at the ≥ 0.95 setting returns ≥ 99 % "
+        "of them in their own top 10. Build s for pgvector is the `CREATE INDEX` only (COPY not "
+        "counted); for catalens it includes the background build, swap and calibration.",
+        f"- Plot{'s' if len(plots) > 1 else ''}: each system's sweep (mean of 50 single queries "
+        f"per setting; the line joins the settings no other setting beats on both), {data} data.",
+    ]
