@@ -167,10 +167,20 @@ class KafkaServer:
         return config
 
     def _format(self, config: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         cmd = [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id]
         cmd += ["-c", str(config), "--ignore-formatted"]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise procs.InfraError(f"kafka storage format failed:\n{done.stdout}{done.stderr}")
         log.info("kafka: formatted storage in %s (cluster %s)", self.dir / "data", cluster_id)
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64 (22 characters). One in 64 of those
+    starts with "-", which the storage tool's argument parser takes for an option ("-t:
+    expected one argument"): draw again until it does not."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
