@@ -24,6 +24,7 @@ from typing import Protocol
 from core.bus import GAVE_UP
 from schemas import decode, encode
 from schemas.envelope import Envelope
+from schemas.errors import CatalensError
 
 __all__ = ["GAVE_UP", "AsideWork", "Retried"]
 log = logging.getLogger(__name__)
@@ -94,8 +95,14 @@ class AsideWork:
             self._retrying, self._again, self._refused = {p.stem for p in paths}, set(), set()
             try:
                 for path in paths:
-                    entry = json.loads(path.read_bytes())
-                    bus.publish(entry["topic"], decode(entry["message"]))
+                    try:
+                        entry = json.loads(path.read_bytes())
+                        bus.publish(entry["topic"], decode(entry["message"]))
+                    except (OSError, ValueError, KeyError, CatalensError) as exc:
+                        # one unreadable file must not stop every later pass: set it apart
+                        log.error("unreadable work aside %s (%s): kept as .unreadable", path, exc)
+                        path.rename(path.with_suffix(".unreadable"))
+                        self._retrying.discard(path.stem)
                 await bus.drain()
                 done = self._retrying - self._again
                 for event_id in done:

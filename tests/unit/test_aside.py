@@ -74,3 +74,18 @@ async def test_a_retry_removes_what_went_through_and_keeps_what_gave_up_again(
     assert (again.sent, again.finished) == (1, 1) and not aside.images()
     assert not list((tmp_path / "aside").glob("*.json"))
     assert (await aside.retry(bus)).sent == 0  # nothing left to send
+
+
+async def test_an_unreadable_file_aside_is_set_apart_and_does_not_stop_the_others(
+    tmp_path: Path,
+) -> None:
+    aside = AsideWork(tmp_path / "aside")
+    aside.on_dead_letter("images.dlq", GAVE_UP, uploaded("a" * 32))
+    (tmp_path / "aside" / "broken.json").write_text('{"topic": "images", "message": "{}"}')
+    bus = Bus(aside, fails={})
+
+    await aside.retry(bus)
+
+    assert bus.seen == ["a" * 32] and not aside.images()
+    assert [p.name for p in (tmp_path / "aside").iterdir()] == ["broken.unreadable"]
+    assert (await aside.retry(bus)).sent == 0  # not tried again on every pass
