@@ -20,8 +20,14 @@ log() { echo "[env] $*" >&2; }
 
 if ! command -v uv >/dev/null 2>&1; then
   log "installing uv (the package installer) with pip"
-  python3 -m pip install --quiet --user uv >&2 || python3 -m pip install --quiet uv >&2
-  export PATH="$HOME/.local/bin:$PATH"
+  export PATH="$HOME/.local/bin:$cache/uv-bootstrap/bin:$PATH"
+  if ! python3 -m pip install --quiet --user uv >&2 2>/dev/null \
+      && ! python3 -m pip install --quiet uv >&2 2>/dev/null; then
+    # a Python that refuses pip installs (PEP 668 "externally managed"): uv goes in a venv of its own
+    log "pip refused a user install; putting uv in $cache/uv-bootstrap"
+    python3 -m venv "$cache/uv-bootstrap" >&2
+    "$cache/uv-bootstrap/bin/pip" install --quiet uv >&2
+  fi
 fi
 export UV_CACHE_DIR="${UV_CACHE_DIR:-$cache/uv}"
 
