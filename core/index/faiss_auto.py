@@ -18,9 +18,10 @@ the exact neighbours then come from an exhaustive search over the shards' float1
 
 Calibration: `calibration_queries` stored vectors are searched for their 10 nearest neighbours
 (the query itself left out) with the new shards; exact neighbours come from brute force over the
-same vectors. For each k_factor in 4, 8, 16, 32 the smallest nprobe whose recall@10 reaches
-`recall_target` + `MARGIN` is found; of those pairs the one with the fastest measured single
-queries wins. The result (`Knobs`) is what `/api/index` reports.
+same vectors. For each k_factor in 4, 8, 16, 32 the smallest nprobe (to within an eighth, not
+only powers of two) whose recall@10 reaches `recall_target` plus a margin is found; of those
+pairs the one with the fastest measured single queries wins (core/index/faiss_calibrate.py).
+The result (`Knobs`) is what `/api/index` reports.
 
 Sources: FAISS wiki "Indexing 1M vectors" and "Fast accumulation of PQ and AQ codes (FastScan)";
 `faiss.IndexRefine` / `IndexRefineSearchParameters` (k_factor) in faiss ≥ 1.7.3.
@@ -30,13 +31,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, cast
 
 import faiss
 import numpy as np
 
+from core.index.faiss_calibrate import K, calibrate, without
 from core.index.faiss_gpu import train_template
 from core.index.faiss_params import FaissParams, Knobs, search_parameters
 
@@ -44,9 +45,6 @@ if TYPE_CHECKING:
     from core.index.faiss_shard import Shard
 
 RECALIBRATE = 1.25  # calibrate again at this growth since the last calibration
-MARGIN = 0.02  # calibrate above the target: the sample's recall is an estimate
-K = 10
-K_FACTORS = (4.0, 8.0, 16.0, 32.0)  # re-ranking 40+ candidates is cheap and holds as n grows
 TRAIN_PER_LIST = 64  # k-means points per list (FAISS warns below 39)
 
 
@@ -108,60 +106,6 @@ def build_shards(
     return template, shards, knobs
 
 
-Search = Callable[[np.ndarray, int, Knobs], list[list[Hashable]]]
-
-
-def calibrate(
-    search: Search,
-    queries: np.ndarray,
-    own: Sequence[Hashable],
-    truth: Sequence[set[Hashable]],
-    nlist: int,
-    size: int,
-    params: FaissParams,
-) -> Knobs:
-    """The cheapest (nprobe, k_factor) whose recall@10 reaches the target + MARGIN.
-
-    `queries` (float32 (q, dim)) are stored vectors, `own` their keys, `truth` their exact 10
-    nearest keys (themselves left out); `search(queries, k, knobs)` answers keys, best first.
-    The even-numbered queries choose, by measured speed among the pairs that reach the target
-    + MARGIN; the odd-numbered ones then check the choice (the cheapest of many candidates is
-    the luckiest estimate): nprobe doubles until they too reach the target + MARGIN / 2. The
-    recall reported is the checking half's."""
-    target = min(params.recall_target + MARGIN, 1.0)
-    choose, check = slice(0, None, 2), slice(1, None, 2)
-
-    def recall(nprobe: int, k_factor: float, half: slice) -> float:
-        rows = list(range(len(own)))[half]
-        found = search(queries[half], K + 1, Knobs(nlist, nprobe, k_factor, 0.0, size))
-        hits = sum(
-            len(truth[i].intersection(_without(row, own[i])))
-            for row, i in zip(found, rows, strict=True)
-        )
-        return hits / (K * max(len(rows), 1))
-
-    best: tuple[float, Knobs] | None = None
-    for k_factor in K_FACTORS:
-        nprobe = 1
-        while nprobe <= nlist and recall(nprobe, k_factor, choose) < target:
-            nprobe *= 2
-        if nprobe > nlist:
-            continue
-        knobs = Knobs(nlist, nprobe, k_factor, 0.0, size)
-        started = time.perf_counter()
-        for q in range(min(64, len(queries))):
-            search(queries[q : q + 1], K, knobs)
-        seconds = time.perf_counter() - started
-        if best is None or seconds < best[0]:
-            best = (seconds, knobs)
-    nprobe, k_factor = (best[1].nprobe, best[1].k_factor) if best else (nlist, K_FACTORS[-1])
-    checked = recall(nprobe, k_factor, check)
-    while checked < target - MARGIN / 2 and nprobe < nlist:
-        nprobe = min(2 * nprobe, nlist)
-        checked = recall(nprobe, k_factor, check)
-    return Knobs(nlist, nprobe, k_factor, checked, size)
-
-
 def calibrate_built(
     shards: Sequence[faiss.Index],
     parts: Sequence[np.ndarray],
@@ -221,7 +165,7 @@ def recalibrate(
                     if pos in shard.object_of
                 ]
     truth: list[set[Hashable]] = [
-        set(_without([oid for _, oid in sorted(row, reverse=True)[: K + 1]], key))
+        set(without([oid for _, oid in sorted(row, reverse=True)[: K + 1]], key))
         for row, key in zip(found, own, strict=True)
     ]
 
@@ -265,7 +209,7 @@ def _exact(
             ids.append(i + offset)
         offset += len(part)
     rows = _merged_top(scores, ids, K + 1)
-    return [set(_without(row, q)) for row, q in zip(rows, picks.tolist(), strict=True)]
+    return [set(without(row, q)) for row, q in zip(rows, picks.tolist(), strict=True)]
 
 
 def _merged_top(scores: list[np.ndarray], ids: list[np.ndarray], k: int) -> list[list[int]]:
@@ -273,11 +217,6 @@ def _merged_top(scores: list[np.ndarray], ids: list[np.ndarray], k: int) -> list
     d_all, i_all = np.hstack(scores), np.hstack(ids)
     order = np.argsort(-d_all, axis=1)[:, :k]
     return np.take_along_axis(i_all, order, axis=1).tolist()
-
-
-def _without(row: Sequence[Hashable], query: Hashable) -> list[Hashable]:
-    """The first 10 of a row of K + 1 neighbours, the query itself left out."""
-    return [g for g in row if g != query][:K]
 
 
 def _rows(parts: Sequence[np.ndarray], rows: np.ndarray) -> np.ndarray:
