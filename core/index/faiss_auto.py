@@ -18,7 +18,7 @@ the exact neighbours then come from an exhaustive search over the shards' float1
 
 Calibration: `calibration_queries` stored vectors are searched for their 10 nearest neighbours
 (the query itself left out) with the new shards; exact neighbours come from brute force over the
-same vectors. For each k_factor in 4, 8, 16, 32 the smallest nprobe (to within an eighth, not
+same vectors. For each k_factor in 8, 16, 32 the smallest nprobe (to within an eighth, not
 only powers of two) whose recall@10 reaches `recall_target` plus a margin is found; of those
 pairs the one with the fastest measured single queries wins (core/index/faiss_calibrate.py).
 The result (`Knobs`) is what `/api/index` reports.
