@@ -44,7 +44,7 @@ class FaissParams:
     exact_below: int = 20_000
     growth: float = 4.0
     recall_target: float = 0.95
-    calibration_queries: int = 512
+    calibration_queries: int = 1024
 
     @property
     def train_threshold(self) -> int:
