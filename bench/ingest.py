@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
-import inspect
 import logging
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench.common import machine, machine_markdown, write_section
+from bench.probes import Probe, Stages, probed
 from core.paths import shared_path
 
 SECTION = "Ingest (bench/ingest.py)"
@@ -48,45 +44,8 @@ def sample_photos(n: int) -> list[tuple[str, bytes]]:
     return picked
 
 
-class Stages:
-    """Wall seconds and calls per named stage, from wrapped functions (sync or async)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
-
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def timed_async(*args: Any, **kwargs: Any) -> Any:
-                started = time.perf_counter()
-                try:
-                    return await fn(*args, **kwargs)
-                finally:
-                    self.seconds[name] += time.perf_counter() - started
-                    self.calls[name] += 1
-
-            return timed_async
-
-        @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.perf_counter() - started
-                self.calls[name] += 1
-
-        return timed
-
-    def reset(self) -> None:
-        self.seconds.clear()
-        self.calls.clear()
-
-
 # (stage, module or class path, attribute): the functions the embedded ingest spends time in
-PROBES: list[tuple[str, str, str]] = [
+PROBES: list[Probe] = [
     ("decode upload", "catalens.embedded.catalog", "load_image"),
     ("decode (detector)", "services.detector.handler", "load_image"),
     ("detect", "core.detection.yolo:YoloDetector", "detect"),
@@ -97,26 +56,6 @@ PROBES: list[tuple[str, str, str]] = [
     ("caption (offline)", "services.captioner.offline:OfflineCaptioner", "caption_now"),
     ("FAISS upsert", "core.index.faiss_shards:ShardedFaissIndex", "upsert"),
 ]
-
-
-@contextmanager
-def probed(stages: Stages) -> Iterator[None]:
-    import importlib
-
-    undo = []
-    for stage, where, attr in PROBES:
-        module_name, _, cls = where.partition(":")
-        owner: Any = importlib.import_module(module_name)
-        if cls:
-            owner = getattr(owner, cls)
-        original = getattr(owner, attr)
-        setattr(owner, attr, stages.wrap(stage, original))
-        undo.append((owner, attr, original))
-    try:
-        yield
-    finally:
-        for owner, attr, original in undo:
-            setattr(owner, attr, original)
 
 
 # name -> settings changes; the first is "today's" embedded ingest, the baseline of the ratios
@@ -156,7 +95,7 @@ async def measure(
         stages.reset()
         objects = 0
         started = time.perf_counter()
-        with probed(stages):
+        with probed(stages, PROBES):
             for lo in range(0, len(photos), batch):
                 chunk = [(name, data, "bench") for name, data in photos[lo : lo + batch]]
                 for result in await catalog.ingest_many(chunk):

@@ -30,13 +30,14 @@ EXTRA = 500  # vectors inserted one batch at a time through PgStore.upsert_vecto
 
 
 @asynccontextmanager
-async def embedded_store() -> AsyncIterator[PgStore]:
-    """A throwaway embedded Postgres (fsync off) and a PgStore on it; stopped and removed after."""
+async def embedded_store(max_size: int = 2) -> AsyncIterator[PgStore]:
+    """A throwaway embedded Postgres (fsync off) and a PgStore on it with a pool of up to
+    `max_size` connections; stopped and removed after."""
     with tempfile.TemporaryDirectory(prefix="catalens-bench-pg-") as tmp:
         server = EmbeddedPostgres(Path(tmp) / "postgres", durable=False)
         dsn = server.start()
         try:
-            store = await PgStore.connect(dsn, min_size=1, max_size=2)
+            store = await PgStore.connect(dsn, min_size=1, max_size=max_size)
             try:
                 yield store
             finally:
