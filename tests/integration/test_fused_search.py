@@ -137,3 +137,29 @@ async def test_full_text_matches_any_stemmed_word_of_caption_or_attributes_best_
     assert ids(await catalog.pg.search_fulltext("leather", 10)) == ["o-red", "o-mid"]
     assert ids(await catalog.pg.search_fulltext("the and of", 10)) == []  # only stopwords
     assert ids(await catalog.pg.search_fulltext("it's 'red' & | !", 10)) == ["o-far", "o-red"]
+
+
+async def test_a_fused_page_skips_an_object_deleted_after_the_index_saw_it_and_stays_full(
+    catalog: SearchCatalog,
+) -> None:
+    before = ids(await catalog.search_text(QUERY, SearchFilters(), 4, 0))
+    await catalog.pg.delete_image("img-o-red")  # its vectors stay in FAISS until the event lands
+    assert ids(await catalog.search_text(QUERY, SearchFilters(), 3, 0)) == [
+        oid for oid in before if oid != "o-red"
+    ]
+    assert (
+        ids(await catalog.search_text(QUERY, SearchFilters(), 2, 1))
+        == [oid for oid in before if oid != "o-red"][1:3]
+    )
+
+
+async def test_the_unfiltered_and_the_filtered_fused_paths_rank_alike(
+    catalog: SearchCatalog,
+) -> None:
+    """The unfiltered path fuses ids and hydrates the page only; a filter every object passes
+    takes the hydrating path: both give the same order and scores."""
+    fast = await catalog.search_text(QUERY, SearchFilters(), 4, 0)
+    hydrated = await catalog.search_text(QUERY, SearchFilters(labels=("bag", "shoe")), 4, 0)
+    assert [(h.object.object_id, h.score, h.matched_by) for h in fast] == [
+        (h.object.object_id, h.score, h.matched_by) for h in hydrated
+    ]
