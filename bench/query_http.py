@@ -71,7 +71,8 @@ PROBES: list[Probe] = [
     (EMBED, "core.embedding.base:BatchedEmbedder", "embed_texts"),
     (FAISS, "core.index.faiss_shards:ShardedFaissIndex", "search"),
     (HYDRATE, "core.catalog.pg_store:PgStore", "get_objects"),
-    (FULLTEXT, "core.catalog.pg_store:PgStore", "search_fulltext"),
+    (FULLTEXT, "core.catalog.pg_store:PgStore", "search_fulltext"),  # filtered queries
+    (FULLTEXT, "core.catalog.pg_store:PgStore", "fulltext_ranked"),  # unfiltered: ids only
 ]
 
 

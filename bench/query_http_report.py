@@ -18,7 +18,7 @@ APP = "in the app (`SearchCatalog.search_text`)"
 EMBED = "embed the query (text tower)"
 FAISS = "FAISS (`ShardedFaissIndex.search`)"
 HYDRATE = "Postgres hydration (`get_objects`)"
-FULLTEXT = "Postgres full-text (`search_fulltext`)"
+FULLTEXT = "Postgres full-text (`fulltext_ranked` / `search_fulltext`)"
 STAGES = (APP, EMBED, FAISS, HYDRATE, FULLTEXT)  # APP holds the others
 
 
@@ -138,14 +138,16 @@ def render(
         "- **What is measured.** The whole round trip from an httpx client (same process, one "
         "keep-alive connection) through uvicorn, Litestar, `SearchCatalog.search_text` (query "
         "text → shipped aligned text tower → FAISS kNN on the image and caption indexes → "
-        "Postgres hydration, plus Postgres full-text search when fusion is on → RRF) and JSON "
+        "Postgres full-text search when fusion is on → RRF on ids → Postgres hydration of the "
+        "page) and JSON "
         "back. Stage rows are wall time inside the wrapped function per query; the fused "
         "sources run concurrently (`asyncio.gather`, FAISS in threads), so stages overlap and "
         "need not add up. FAISS is the sum of its calls (image + caption with fusion on).",
         "- FAISS calls per query above the vector sources searched (2 with fusion, 1 without) "
-        "are `SearchCatalog._search`'s over-fetch loop: an index returned fewer hits than "
-        "asked, so it searched again with 4× the k (and 4× the lists probed) and hydrated "
-        "those hits too. Queries that did: "
+        "are the over-fetch loop: an IVF index returned fewer hits than asked (its nprobe is "
+        "calibrated for the top 10), so it searched again with 4× the lists probed (fusion on, "
+        "unfiltered: `SearchCatalog._nearest`, ids only; fusion off: `_search`, also 4× the k, "
+        "hydrated). Queries that did: "
         + "; ".join(f"{r.name} {r.repeated(FAISS)} of {len(r.http)}" for r in runs)
         + ".",
         f"- FAISS indexes: image {describe_knobs(facts['image index'])}; caption "
