@@ -85,7 +85,10 @@ class Usearch:
 
 
 class Scann(RssPeer):
-    """Tree (√n leaves) + anisotropic hashing + exact reorder; knob: (leaves searched, reorder)."""
+    """Spherical tree (2√n leaves) + anisotropic hashing + exact reorder, the configuration
+    ann-benchmarks runs for dot-product data; knob: (leaves searched, reorder). Without
+    `spherical=True` the tree held recall@10 to 0.86 at 128 of 316 leaves on 100k synthetic
+    vectors, where the spherical tree reached 0.97 (0.98 with 632 leaves at 1.5x the speed)."""
 
     system, knob = "ScaNN", "leaves/reorder"
 
@@ -93,18 +96,21 @@ class Scann(RssPeer):
         from scann import scann_ops_pybind
 
         self._ops = scann_ops_pybind
-        self.index = "tree + AH(2) + reorder"
+        self.index = "spherical tree + AH(2) + reorder"
         self.settings: list[tuple[int, int]] = []
 
     def build(self, data: np.ndarray) -> None:
-        leaves = int(np.sqrt(len(data)))
-        self.index = f"tree {leaves} leaves + AH(2) + reorder"
-        self.settings = [(n, 100) for n in (2, 4, 8, 12, 16, 24, 32)]
-        wide = (24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-        self.settings += [(n, 250) for n in wide if n <= leaves]  # 0.95 took 256 of 1,000 and more
+        leaves = 2 * int(np.sqrt(len(data)))
+        self.index = f"spherical tree {leaves} leaves + AH(2) + reorder"
+        searched = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536)
+        self.settings = [(n, 100) for n in searched if n <= leaves]
+        self.settings += [(n, 250) for n in searched if 24 <= n <= leaves]
         builder = self._ops.builder(data, K, "dot_product")
         builder = builder.tree(
-            num_leaves=leaves, num_leaves_to_search=8, training_sample_size=min(len(data), 250_000)
+            num_leaves=leaves,
+            num_leaves_to_search=8,
+            training_sample_size=min(len(data), 250_000),
+            spherical=True,
         )
         builder = builder.score_ah(2, anisotropic_quantization_threshold=0.2).reorder(250)
         self.s = builder.build(docids=[str(i) for i in range(len(data))])
