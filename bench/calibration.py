@@ -50,7 +50,8 @@ def recalls(kind: str, n: int, queries: int, stored: int) -> tuple[str, list[str
             hits = peer.ix.search(data[picks], K + 1, setting)
             found = [_rows(row, p) for p, row in zip(picks.tolist(), hits, strict=True)]
             estimate = _recall(found, own)
-            worst = max(worst, abs(user - estimate))
+            if k_factor in faiss_calibrate.K_FACTORS and estimate >= 0.9:  # where it chooses
+                worst = max(worst, abs(user - estimate))
             rows.append(
                 f"| {kind} | {k_factor:g} | {nprobe} | {estimate:.3f} | {user:.3f} "
                 f"| {user - estimate:+.3f} |"
@@ -95,7 +96,9 @@ def main() -> None:
             "",
             f"Recall target {target}, margin {faiss_calibrate.MARGIN} "
             f"(calibration aims at {target + faiss_calibrate.MARGIN:.3f}). "
-            f"Largest |held-out − estimate| over every row: **{worst:.3f}**.",
+            f"Largest |held-out − estimate| where calibration chooses (k_factor "
+            f"{'/'.join(f'{k:g}' for k in faiss_calibrate.K_FACTORS)}, estimate ≥ 0.9): "
+            f"**{worst:.3f}**.",
             "",
             *chosen,
             "",
