@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.common import machine_markdown, write_section
 from bench.peers_faiss import CatalensAuto
-from bench.query_data import Generator, Synthetic, exact_top_k
+from bench.query_data import Generator, Synthetic, exact_top_k, recall_at_k
 from bench.query_real import RealGenerator, RealLike
 from core.index import faiss_calibrate
 from core.index.faiss_params import FaissParams
@@ -41,22 +41,24 @@ def recalls(kind: str, n: int, queries: int, stored: int) -> tuple[str, list[str
     built = time.perf_counter() - started
     picks = np.random.default_rng(5).choice(n, stored, replace=False)
     own_truth = exact_top_k(data, data[picks], K + 1)
-    own = [[x for x in t if x != p][:K] for p, t in zip(picks, own_truth.tolist(), strict=True)]
+    own = np.asarray(
+        [[x for x in t if x != p][:K] for p, t in zip(picks, own_truth.tolist(), strict=True)]
+    )
     rows, worst = [], 0.0
     for k_factor in (4.0, *faiss_calibrate.K_FACTORS):
         for nprobe in (p for p in NPROBES if p <= knobs.nlist):
             setting = dataclasses.replace(knobs, nprobe=nprobe, k_factor=k_factor)
-            user = _recall(peer.search(held, (nprobe, k_factor), False).tolist(), truth)
+            user = recall_at_k(peer.search(held, (nprobe, k_factor), False).tolist(), truth)
             hits = peer.ix.search(data[picks], K + 1, setting)
             found = [_rows(row, p) for p, row in zip(picks.tolist(), hits, strict=True)]
-            estimate = _recall(found, own)
+            estimate = recall_at_k(found, own)
             if k_factor in faiss_calibrate.K_FACTORS and estimate >= 0.9:  # where it chooses
                 worst = max(worst, abs(user - estimate))
             rows.append(
                 f"| {kind} | {k_factor:g} | {nprobe} | {estimate:.3f} | {user:.3f} "
                 f"| {user - estimate:+.3f} |"
             )
-    user = _recall(peer.search(held, (knobs.nprobe, knobs.k_factor), False).tolist(), truth)
+    user = recall_at_k(peer.search(held, (knobs.nprobe, knobs.k_factor), False).tolist(), truth)
     chosen = (
         f"{kind}: built and calibrated in {built:.0f} s; IVF{knobs.nlist}, chose nprobe "
         f"{knobs.nprobe}, k_factor {knobs.k_factor:g} (estimate {knobs.recall:.3f}); held-out "
@@ -64,10 +66,6 @@ def recalls(kind: str, n: int, queries: int, stored: int) -> tuple[str, list[str
     )
     peer.close()
     return chosen, rows, worst
-
-
-def _recall(found: list[list[int]], truth: np.ndarray | list[list[int]]) -> float:
-    return float(np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)]))
 
 
 def _rows(row: list[tuple[str, float]], own: int) -> list[int]:

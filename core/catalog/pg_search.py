@@ -67,6 +67,15 @@ def search_sql(
 # prepared statement's generic plan recomputed it for every matched row: ~2x the time at 300k)
 TSQUERY = "(SELECT replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')::tsquery AS query) q"
 
+# (object_id, rank) of the best $2 captions for the text $1, unfiltered (see fulltext_sql)
+FULLTEXT_IDS_SQL = f"""
+    SELECT c.object_id, ts_rank(c.search_doc, q.query) AS rank
+    FROM {TSQUERY}, captions c
+    WHERE c.search_doc @@ q.query
+    ORDER BY rank DESC, c.object_id
+    LIMIT $2
+"""
+
 
 def fulltext_sql(text: str, filters: SearchFilters, k: int) -> tuple[str, list[Any]]:
     """Objects whose caption or attributes share a word with `text`, best `ts_rank` first.
@@ -82,7 +91,7 @@ def fulltext_sql(text: str, filters: SearchFilters, k: int) -> tuple[str, list[A
     clauses = filter_clauses(filters, args)
     if not clauses:
         sql = f"""
-            WITH top AS MATERIALIZED ({fulltext_ids_sql()})
+            WITH top AS MATERIALIZED ({FULLTEXT_IDS_SQL})
             SELECT {OBJECT_COLUMNS}, top.rank
             FROM top JOIN objects o ON o.object_id = top.object_id {OBJECT_JOINS}
             ORDER BY top.rank DESC, o.object_id
@@ -96,14 +105,3 @@ def fulltext_sql(text: str, filters: SearchFilters, k: int) -> tuple[str, list[A
         LIMIT $2
     """
     return sql, args
-
-
-def fulltext_ids_sql() -> str:
-    """(object_id, rank) of the best $2 captions for the text $1, unfiltered (see fulltext_sql)."""
-    return f"""
-        SELECT c.object_id, ts_rank(c.search_doc, q.query) AS rank
-        FROM {TSQUERY}, captions c
-        WHERE c.search_doc @@ q.query
-        ORDER BY rank DESC, c.object_id
-        LIMIT $2
-    """

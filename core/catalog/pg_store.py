@@ -18,7 +18,7 @@ import numpy as np
 from core.catalog.pg_deletes import Deletes
 from core.catalog.pg_migrate import connect_when_ready, migrate
 from core.catalog.pg_repairs import Repairs
-from core.catalog.pg_search import fulltext_ids_sql, fulltext_sql, search_sql
+from core.catalog.pg_search import FULLTEXT_IDS_SQL, fulltext_sql, search_sql
 from core.catalog.pg_vector_reads import Modality, VectorReads
 from core.catalog.pg_vectors import ensure_vector_table, register_vector_codec
 from core.catalog.pg_views import OBJECT_COLUMNS, OBJECT_JOINS, ObjectRecord, object_view
@@ -217,7 +217,7 @@ class PgStore(VectorReads, Repairs, Deletes):
         """`search_fulltext` without filters as (object id, ts_rank), best first, unhydrated."""
         if k <= 0 or not text.strip():
             return []
-        rows = await self._pool.fetch(fulltext_ids_sql(), text, k)
+        rows = await self._pool.fetch(FULLTEXT_IDS_SQL, text, k)
         return [(r["object_id"], float(r["rank"])) for r in rows]
 
     async def get_object(self, object_id: str) -> ObjectView | None:

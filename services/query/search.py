@@ -9,7 +9,9 @@ fused by reciprocal rank (`core.fusion.rrf`); every source applies the filters i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -17,7 +19,7 @@ from PIL import Image
 from core.catalog.pg_store import PgStore
 from core.catalog.pg_vector_reads import Modality
 from core.catalog.views import ImageView, ObjectView, SearchFilters, SearchHit
-from core.fusion import Fused, rrf
+from core.fusion import Fused, Ranked, rrf
 from core.imaging import ImageLimits, load_image
 from core.index.faiss_params import widened
 from core.index.indexes import IndexRegistry
@@ -29,6 +31,7 @@ from services.query.filters import is_unfiltered, matches
 from services.query.look import QUERY_MAX_SIDE, Look, PhotoObjects, look
 
 OVERFETCH = 4
+T = TypeVar("T")
 
 
 class SearchCatalog:
@@ -85,8 +88,7 @@ class SearchCatalog:
             found = await self.text_sources(text, vector, filters, offset + limit)
             return fuse_hits(found, self.fusion)[offset : offset + limit]
         ranked = await self._ranked_sources(text, vector, filters.min_score, offset + limit)
-        weights = {name: source.weight for name, source in self.fusion.sources().items()}
-        return await self._page(rrf(ranked, weights, self.fusion.rrf_k), offset, limit)
+        return await self._page(fuse_ids(ranked, self.fusion), offset, limit)
 
     async def _ranked_sources(
         self, text: str, vector: np.ndarray, min_score: float | None, at_least: int
@@ -94,11 +96,20 @@ class SearchCatalog:
         """`text_sources` of an unfiltered query as (object id, score) lists, unhydrated: only
         the fused page is read from Postgres (hydrating every source's hits, 400+ rows for a
         page of 24, was most of a fused query's time in bench/query_http.py)."""
-        searches = {
-            "image": lambda k: self._nearest(vector, k, "image", min_score),
-            "caption": lambda k: self._nearest(vector, k, "caption", min_score),
-            "fulltext": lambda k: self.pg.fulltext_ranked(text, k),
-        }
+        return await self._ask_sources(
+            {
+                "image": lambda k: self._nearest(vector, k, "image", min_score),
+                "caption": lambda k: self._nearest(vector, k, "caption", min_score),
+                "fulltext": lambda k: self.pg.fulltext_ranked(text, k),
+            },
+            at_least,
+        )
+
+    async def _ask_sources(
+        self, searches: Mapping[str, Callable[[int], Awaitable[T]]], at_least: int
+    ) -> dict[str, T]:
+        """Each fusion source weighing more than 0 asked at once for `max(depth, at_least)`
+        hits (`searches[name](k)`); sources weighing 0 are not asked."""
         active = {n: s for n, s in self.fusion.sources().items() if s.weight > 0}
         found = await asyncio.gather(
             *(searches[name](max(source.depth, at_least)) for name, source in active.items())
@@ -113,11 +124,8 @@ class SearchCatalog:
         index = self.indexes.get(self.model_key, modality)
         if index is None or len(index) == 0:
             return []
-        query, k, factor = (
-            np.asarray(vector, dtype=np.float32).reshape(1, -1),
-            min(k, len(index)),
-            1,
-        )
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        k, factor = min(k, len(index)), 1
         while True:
             [hits] = await asyncio.to_thread(index.search, query, k, widened(index.knobs, factor))
             if len(hits) >= k or factor >= OVERFETCH**3:
@@ -145,16 +153,14 @@ class SearchCatalog:
     ) -> dict[str, list[SearchHit]]:
         """Each fusion source's own hits for a text query (`vector` embeds `text`), best first,
         `max(depth, at_least)` of each; sources weighing 0 are not asked."""
-        searches = {
-            "image": lambda k: self._search(vector, filters, k, 0),
-            "caption": lambda k: self._search(vector, filters, k, 0, "caption"),
-            "fulltext": lambda k: self.pg.search_fulltext(text, k, filters),
-        }
-        active = {n: s for n, s in self.fusion.sources().items() if s.weight > 0}
-        found = await asyncio.gather(
-            *(searches[name](max(source.depth, at_least)) for name, source in active.items())
+        return await self._ask_sources(
+            {
+                "image": lambda k: self._search(vector, filters, k, 0),
+                "caption": lambda k: self._search(vector, filters, k, 0, "caption"),
+                "fulltext": lambda k: self.pg.search_fulltext(text, k, filters),
+            },
+            at_least,
         )
-        return dict(zip(active, found, strict=True))
 
     async def search_image(
         self, data: bytes, filters: SearchFilters, limit: int, offset: int
@@ -251,11 +257,16 @@ def fuse_hits(found: dict[str, list[SearchHit]], settings: FusionSettings) -> li
     """The sources' hits fused by reciprocal rank with the settings' weights and k."""
     objects = {hit.object.object_id: hit.object for hits in found.values() for hit in hits}
     ranked = {name: [(h.object.object_id, h.score) for h in hits] for name, hits in found.items()}
-    weights = {name: source.weight for name, source in settings.sources().items()}
     return [
         SearchHit(score=f.score, object=objects[f.id], matched_by=f.sources)
-        for f in rrf(ranked, weights, settings.rrf_k)
+        for f in fuse_ids(ranked, settings)
     ]
+
+
+def fuse_ids(ranked: Mapping[str, Ranked], settings: FusionSettings) -> list[Fused]:
+    """The sources' (id, score) lists fused by reciprocal rank with the settings' weights and k."""
+    weights = {name: source.weight for name, source in settings.sources().items()}
+    return rrf(ranked, weights, settings.rrf_k)
 
 
 async def read_or_none(store: ObjectStore, key: str) -> bytes | None:
