@@ -3,6 +3,7 @@ the background, with no write lost while it builds."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -41,9 +42,9 @@ def recall_at_10(index: ShardedFaissIndex, data: np.ndarray, queries: np.ndarray
     return hits / (10 * len(queries))
 
 
-def built(n: int = 6_000) -> tuple[ShardedFaissIndex, np.ndarray]:
+def built(n: int = 6_000, shards: int = 4) -> tuple[ShardedFaissIndex, np.ndarray]:
     data = clustered(n, seed=1)
-    index = ShardedFaissIndex(DIM, 4, "Auto", PARAMS)
+    index = ShardedFaissIndex(DIM, shards, "Auto", PARAMS)
     for start in range(0, n, 1_000):
         index.upsert(ids(start, start + 1_000), data[start : start + 1_000])
         index.wait_built()
@@ -119,6 +120,26 @@ def test_deletes_after_the_build_never_come_back_and_compaction_keeps_the_rest()
         assert len(index) == len(data) - 5
         assert not {oid for oid, _ in index.search(data[:1], 10)[0]} & set(gone)
         assert index.search(data[100:101], 1)[0][0][0] == "o100"
+
+
+def test_a_search_with_other_knobs_leaves_the_next_default_search_unchanged() -> None:
+    index, _ = built()
+    with index:
+        queries = clustered(50, seed=7)
+        before = index.search(queries, 10)
+        assert index.knobs is not None
+        cheap = dataclasses.replace(index.knobs, nprobe=1, k_factor=1.0)
+        assert index.search(queries, 10, cheap) != before  # the override is really used
+        assert index.search(queries, 10) == before
+
+
+def test_a_search_after_deletes_still_fills_k_from_the_live_entries() -> None:
+    index, data = built(shards=1)
+    with index:
+        gone = [oid for oid, _ in index.search(data[:1], 5)[0]]
+        index.delete(gone)
+        after = index.search(data[:1], 10)[0]
+        assert len(after) == 10 and not {oid for oid, _ in after} & set(gone)
 
 
 def test_a_snapshot_keeps_the_built_index_and_its_search_settings(tmp_path: Path) -> None:
