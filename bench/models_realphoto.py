@@ -126,13 +126,14 @@ def table(rows: list[tuple[str, dict[str, float]]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", default="val", choices=("val", "tune"))
-    parser.add_argument("--tower", default="lite0")
+    parser.add_argument("--tower", default="lite2-colour", help="image tower of every artifact")
     parser.add_argument("--artifact", action="append", default=[], help="NAME=PATH")
     parser.add_argument(
         "--cache", type=Path, default=None, help="feature cache (default: the training cache)"
     )
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
     parser.add_argument("--docs", type=Path, default=DOCS, help="markdown page of the section")
+    parser.add_argument("--section", default=SECTION, help="the --docs section to (re)write")
     parser.add_argument("--no-docs", action="store_true", help="do not write --docs")
     parser.add_argument("--no-raw", action="store_true")
     args = parser.parse_args()
@@ -174,7 +175,7 @@ def main() -> None:
     )
     print(body)
     if not args.no_docs:
-        print(f"wrote {write_section(SECTION, body, args.docs)}")
+        print(f"wrote {write_section(args.section, body, args.docs)}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(body + "\n")

@@ -1,11 +1,11 @@
 """A second data distribution for the query bench: the catalog's own aligned image vectors.
 
 The Gaussian clusters of `query_data` flatter IVF (every point sits near one of 4,096 centres).
-Real embeddings are lumpier: here the shipped aligned heads (`models/aligned/lite0-realphoto`,
-256-d) embed cached EfficientNet-Lite0 tower features of fashion-products photos, crops and their
-augmented views (`catalens train embedder` writes that cache, ~100k vectors); a sample of n is
-then drawn from them with a little isotropic noise (norm `noise`) so a million distinct vectors
-keep the real ones' neighbourhood structure. Queries come from the same draw with other seeds.
+Real embeddings are lumpier: here the shipped aligned heads (`SHIPPED_ALIGNED`, 256-d) embed
+the cached features of their own image tower (fashion-products photos, crops and their
+augmented views: `catalens train embedder` writes that cache); a sample of n is then drawn
+from them with a little isotropic noise (norm `noise`) so a million distinct vectors keep the
+real ones' neighbourhood structure. Queries come from the same draw with other seeds.
 """
 
 from __future__ import annotations
@@ -16,16 +16,25 @@ from pathlib import Path
 import numpy as np
 
 from bench.query_data import CHUNK, normalise
+from core.embedding.factory import SHIPPED_ALIGNED
 
-FEATURES = Path("/work/train/embedder/cache/aligned-features/image/lite0")
-ARTIFACT = Path(__file__).resolve().parents[1] / "models" / "aligned" / "lite0-realphoto"
+CACHE = Path("/work/train/embedder/cache/aligned-features/image")
+ARTIFACT = SHIPPED_ALIGNED
 
 
 @dataclass(frozen=True)
 class RealLike:
-    features: Path = FEATURES
     artifact: Path = ARTIFACT
     noise: float = 0.2
+    cache: Path = CACHE
+
+    @property
+    def features(self) -> Path:
+        """The cached features of the artifact's image tower."""
+        import json
+
+        manifest = json.loads((self.artifact / "manifest.json").read_text())
+        return self.cache / str(manifest["towers"]["image"])
 
     def describe(self, base: int) -> str:
         return (

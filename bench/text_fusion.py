@@ -28,6 +28,7 @@ import numpy as np
 from bench.common import machine_markdown, write_section
 from bench.text_fusion_data import Gallery, build_gallery, load_catalog, object_id
 from core.catalog.views import SearchFilters, SearchHit
+from core.embedding.factory import SHIPPED_ALIGNED
 from core.paths import REPO_ROOT, shared_path
 from core.settings import FusionSettings, FusionSource
 from services.query.search import SearchCatalog, fuse_hits
@@ -40,9 +41,9 @@ Sources = dict[str, list[SearchHit]]
 
 
 def default_model() -> Path:
-    """The committed default artifact (models/aligned/lite0-realphoto), else the newest trained
-    one under /work/train/embedder/final, else the hold_tune candidate."""
-    committed = REPO_ROOT / "models" / "aligned" / "lite0-realphoto"
+    """The committed default artifact (`core.embedding.factory.SHIPPED_ALIGNED`), else the newest
+    trained one under /work/train/embedder/final, else the hold_tune candidate."""
+    committed = SHIPPED_ALIGNED
     if (committed / "manifest.json").is_file():
         return committed
     finals = sorted(FINAL.glob("**/manifest.json"), key=lambda p: p.stat().st_mtime)

