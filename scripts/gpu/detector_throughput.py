@@ -36,8 +36,13 @@ def main() -> None:
             rate = len(images) / (time.perf_counter() - started)
             rows.append({"batch": batch, "half": half, "images_per_s": round(rate, 1)})
             print(rows[-1], flush=True)
-    result = {"device": torch.cuda.get_device_name(0), "images": len(images), "imgsz": 640,
-              "decode_images_per_s": round(decode, 1), "rows": rows}
+    result = {
+        "device": torch.cuda.get_device_name(0),
+        "images": len(images),
+        "imgsz": 640,
+        "decode_images_per_s": round(decode, 1),
+        "rows": rows,
+    }
     out.write_text(json.dumps(result, indent=1))
 
 
