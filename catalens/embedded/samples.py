@@ -23,12 +23,17 @@ def image_files(folder: Path, limit: int | None = None) -> list[Path]:
     return found[:limit] if limit is not None else found
 
 
+STREET_PHOTOS = 300  # fashion street photos in the demo catalog
+
+
 def default_samples(products: int) -> list[SampleSet]:
-    """A few thousand catalog products, plus coco128 and the fashion street photos (val)."""
+    """A few thousand catalog products, plus coco128 and 300 fashion street photos from the
+    *train* split: the val photos stay out of the catalog, so shown to shop the look they find
+    the items in them, not themselves."""
     wanted = [
         ("products", ("datasets", "fashion-products", "images"), products),
         ("coco128", ("datasets", "coco128", "images"), None),
-        ("street", ("datasets", "fashion-detection", "images", "val"), None),
+        ("street", ("datasets", "fashion-detection", "images", "train"), STREET_PHOTOS),
     ]
     sets = []
     for source, parts, limit in wanted:
