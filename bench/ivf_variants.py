@@ -16,7 +16,7 @@ import time
 import faiss
 import numpy as np
 
-from bench.query_data import Generator, Synthetic, exact_top_k, recall_at_k
+from bench.query_data import Generator, Synthetic, exact_top_k, percentiles_ms, recall_at_k
 
 TARGET = 0.95
 
@@ -48,8 +48,7 @@ def best_setting(
                 start = time.perf_counter()
                 index.search(q[None], 10, params=params)
                 times.append(time.perf_counter() - start)
-            times.sort()
-            p50, p99 = 1e3 * times[len(times) // 2], 1e3 * times[int(0.99 * (len(times) - 1))]
+            p50, p99 = percentiles_ms(times)
             if best is None or p50 < best[2]:
                 best = (nprobe, k_factor, p50, p99, recall)
             break  # a larger k_factor at this nprobe only costs more

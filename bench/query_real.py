@@ -10,6 +10,7 @@ real ones' neighbourhood structure. Queries come from the same draw with other s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,20 +20,17 @@ from bench.query_data import CHUNK, normalise
 from core.embedding.factory import SHIPPED_ALIGNED
 
 CACHE = Path("/work/train/embedder/cache/aligned-features/image")
-ARTIFACT = SHIPPED_ALIGNED
 
 
 @dataclass(frozen=True)
 class RealLike:
-    artifact: Path = ARTIFACT
+    artifact: Path = SHIPPED_ALIGNED
     noise: float = 0.2
     cache: Path = CACHE
 
     @property
     def features(self) -> Path:
         """The cached features of the artifact's image tower."""
-        import json
-
         manifest = json.loads((self.artifact / "manifest.json").read_text())
         return self.cache / str(manifest["towers"]["image"])
 

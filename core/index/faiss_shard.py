@@ -51,7 +51,9 @@ class Shard:
         self._excluded_batch: faiss.IDSelector | None = None
         # a positional shard's last (knobs, excluded, parameters): rebuilding the SWIG objects
         # costs ~10 µs of a ~150 µs query, and they are only read by a search
-        self._last_params: tuple[Knobs | None, faiss.IDSelector | None, object] | None = None
+        self._last_params: (
+            tuple[Knobs | None, faiss.IDSelector | None, faiss.SearchParameters] | None
+        ) = None
 
     @property
     def removes_in_place(self) -> bool:
@@ -112,7 +114,7 @@ class Shard:
         positional shard reuses the last ones while its knobs and dead set are unchanged."""
         last = self._last_params
         if self.positional and last is not None and last[0] == knobs and last[1] is self._excluded:
-            return cast(faiss.SearchParameters, last[2])
+            return last[2]
         params = search_parameters(
             self.index_type, self.trained, self.params, self._excluded, knobs
         )
