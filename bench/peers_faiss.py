@@ -54,6 +54,7 @@ class CatalensAuto(RssPeer):
         self.shards = shards
         self.index = f"Auto ({shards} shard{'s' if shards > 1 else ''})"
         self.settings: list[Any] = []
+        self._made: dict[Any, Knobs] = {}
 
     def build(self, data: np.ndarray) -> None:
         self.ix, _ = build_sharded(data, object_ids(len(data)), "Auto", self.shards, FaissParams())
@@ -67,10 +68,14 @@ class CatalensAuto(RssPeer):
         self.settings = [self.default] + [s for s in grid(knobs.nlist) if s != self.default]
 
     def _knobs(self, setting: Any) -> Knobs | None:
+        """One `Knobs` per setting, made once (a caller keeps its settings object)."""
         if setting is None or self.ix.knobs is None:
             return None
-        nprobe, k_factor = setting
-        return dataclasses.replace(self.ix.knobs, nprobe=nprobe, k_factor=float(k_factor))
+        if setting not in self._made:
+            nprobe, k_factor = setting
+            knobs = dataclasses.replace(self.ix.knobs, nprobe=nprobe, k_factor=float(k_factor))
+            self._made[setting] = knobs
+        return self._made[setting]
 
     def search(self, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray:
         return _row_numbers(self.ix.search(queries, K, self._knobs(setting)))

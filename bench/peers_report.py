@@ -9,12 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.query_peers import Peer, PeerResult, PeerRow, Point, bench_peer, skipped
+from bench.query_peers import (
+    Peer,
+    PeerResult,
+    PeerRow,
+    Point,
+    Prepared,
+    finish_peer,
+    prepare_peer,
+    skipped,
+    time_round,
+)
 from bench.query_pg import projected_pg_s
 from core.paths import REPO_ROOT
 
 log = logging.getLogger("bench.query")
 
+ROUNDS = 5  # timing rounds per system, alternating between systems
 PEERS = ("catalens", "faiss", "hnswlib", "usearch", "scann", "lancedb", "milvus", "pgvector")
 PLOTS = REPO_ROOT / "docs" / "plots"
 HEADER = [
@@ -71,40 +82,76 @@ def run_peers(
     measured: dict[str, tuple[int, float]],
     limit_s: float,
     always: Collection[str] = (),
+    rounds: int = ROUNDS,
 ) -> list[PeerResult]:
     """Every named system at len(data) vectors. `measured` (system -> (n, build s) at a smaller
     size, updated here) projects builds: one projected past `limit_s` is not run, unless it is
-    in `always`."""
-    n, results = len(data), []
+    in `always`. All systems are built and swept first and kept open; then `rounds` timing
+    rounds alternate between them (each round every query once per picked setting), so a
+    noisy minute on the shared cores falls on every system alike."""
+    n = len(data)
+    results: dict[str, PeerResult] = {}
+    ready: dict[str, Prepared] = {}
     for name in names:
-        if name in measured and name not in always:
-            small, build_s = measured[name]
-            projected = projected_pg_s(build_s, small, n)
-            if projected > limit_s:
-                why = (
-                    f"NOT RUN: projected build {projected / 60:.0f} min ({build_s:.0f} s "
-                    f"measured at {small:,}, scaled by n log n) exceeds --peer-max-build-min"
-                )
-                results.append(skipped(display(name), "", n, why))
-                continue
+        why = _not_run(name, n, measured, limit_s, always)
+        if why:
+            results[name] = skipped(display(name), "", n, why)
+            continue
         try:
             peer = make(name)
         except ImportError:
-            results.append(skipped(display(name), "", n, install_hint(name)))
+            results[name] = skipped(display(name), "", n, install_hint(name))
             continue
         try:
-            result = bench_peer(peer, data, queries, truth, new)
+            ready[name] = prepare_peer(peer, data, queries, truth)
         except Exception as exc:  # one system failing must not lose the others' rows
-            log.exception("%s failed", name)
-            result = skipped(peer.system, peer.index, n, f"failed: {type(exc).__name__}: {exc}")
-        finally:
+            results[name] = _failed(name, peer, n, exc)
             peer.close()
-        for row in result.rows:
+    for r in range(rounds):
+        log.info("timing round %d of %d", r + 1, rounds)
+        for name, prepared in list(ready.items()):
+            try:
+                time_round(prepared, queries)
+            except Exception as exc:
+                results[name] = _failed(name, prepared.peer, n, exc)
+                ready.pop(name).peer.close()
+    for name, prepared in ready.items():
+        try:
+            results[name] = finish_peer(prepared, queries, new)
+        except Exception as exc:
+            results[name] = _failed(name, prepared.peer, n, exc)
+        finally:
+            prepared.peer.close()
+        for row in results[name].rows:
             log.info("%s", row)
             if row.build_s:
                 measured[name] = (n, row.build_s)
-        results.append(result)
-    return results
+    return [results[name] for name in names]
+
+
+def _not_run(
+    name: str,
+    n: int,
+    measured: dict[str, tuple[int, float]],
+    limit_s: float,
+    always: Collection[str],
+) -> str:
+    """Why `name` is not run at n vectors ("" if it is): its projected build is too long."""
+    if name not in measured or name in always:
+        return ""
+    small, build_s = measured[name]
+    projected = projected_pg_s(build_s, small, n)
+    if projected <= limit_s:
+        return ""
+    return (
+        f"NOT RUN: projected build {projected / 60:.0f} min ({build_s:.0f} s measured at "
+        f"{small:,}, scaled by n log n) exceeds --peer-max-build-min"
+    )
+
+
+def _failed(name: str, peer: Peer, n: int, exc: Exception) -> PeerResult:
+    log.exception("%s failed", name)
+    return skipped(peer.system, peer.index, n, f"failed: {type(exc).__name__}: {exc}")
 
 
 def peer_builds(text: str) -> dict[str, tuple[int, float]]:
@@ -194,7 +241,13 @@ def pareto(points: Sequence[Point]) -> list[Point]:
     return front[::-1]
 
 
-def section(results: Sequence[PeerResult], data: str, plots: Sequence[Path]) -> list[str]:
+def section(
+    results: Sequence[PeerResult],
+    data: str,
+    plots: Sequence[Path],
+    queries: int = 200,
+    rounds: int = ROUNDS,
+) -> list[str]:
     """The peers table, its plots' links and the method notes."""
     links = [f"![recall vs latency]({p.relative_to(REPO_ROOT / 'docs').as_posix()})" for p in plots]
     return [
@@ -205,8 +258,10 @@ def section(results: Sequence[PeerResult], data: str, plots: Sequence[Path]) -> 
         "",
         *links,
         "",
-        "- p50/p99: the 200 queries one at a time (1 thread where the library lets us choose); "
-        "batch QPS: all 200 in one call on every core (ScaNN `search_batched` parallel, "
+        f"- p50/p99: the {queries} queries one at a time (1 thread where the library lets us "
+        f"choose), {rounds} rounds ({queries * rounds:,} timings), the systems' rounds "
+        "alternating (all built first, then round 1 of each, round 2 of each, ...); "
+        f"batch QPS: all {queries} in one call on every core (ScaNN `search_batched` parallel, "
         "hnswlib/usearch/FAISS threads, LanceDB and Milvus Lite a list of vectors); pgvector has "
         "no batch call (a loop), and catalens' public `ShardedFaissIndex.search` runs a batch on "
         "its shard pool with 1 OpenMP thread per shard (what `open_stack` sets), so 1 shard = 1 "

@@ -24,7 +24,7 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict
 
 from bench.common import machine, machine_markdown, write_section
-from bench.peers_report import PEERS, peer_builds, plot, run_peers, section
+from bench.peers_report import PEERS, ROUNDS, peer_builds, plot, run_peers, section
 from bench.query_data import Generator, Synthetic, exact_top_k
 from bench.query_faiss import (
     WARMUP,
@@ -55,6 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shards", default="1,4", help="FAISS shard counts, comma-separated")
     p.add_argument("--types", default=",".join(INDEX_TYPES), help="FAISS index types")
     p.add_argument("--queries", type=int, default=200, help="timed single queries per index")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help="--peers: timing rounds of all the queries per picked setting, alternating "
+        "between the systems (p50/p99 over queries × rounds single queries)",
+    )
     p.add_argument("--skip-pg", action="store_true", help="no pgvector rows")
     p.add_argument("--skip-freshness", action="store_true", help="no upload → searchable timing")
     p.add_argument("--uploads", type=int, default=30, help="freshness: images uploaded one by one")
@@ -205,6 +212,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], list[str], Freshness
                     measured,
                     args.peer_max_build_min * 60,
                     always,
+                    args.rounds,
                 )
             del data, ids, truth
             gc.collect()
@@ -307,7 +315,7 @@ def render(
     ]
     if getattr(args, "results", None):
         plots = [] if args.no_write else plot(args.results, args.data)  # docs/plots/*.png
-        lines[4:4] = [*section(args.results, args.data, plots), ""]
+        lines[4:4] = [*section(args.results, args.data, plots, args.queries, args.rounds), ""]
     if isinstance(fresh, Freshness):
         lines.append(
             f"p50 **{fresh.p50_s:.2f} s**, p95 **{fresh.p95_s:.2f} s**, max {fresh.max_s:.2f} s "

@@ -11,7 +11,8 @@ bench
    search and timing `CURVE_QUERIES` single queries (the recall/latency curve of the plots),
    stopping once recall passes `STOP_RECALL`,
 3. takes the fastest setting reaching recall@10 ≥ 0.95 and the fastest reaching 0.99 (or, if
-   none does, the best it reached) and times all queries one at a time (p50/p99) and in one batch
+   none does, the best it reached) and times all queries one at a time in several rounds
+   (p50/p99; `peers_report.run_peers` alternates the rounds of all systems) and in one batch
    call (QPS),
 4. inserts 1,000 new vectors and searches for them until they come back (freshness).
 """
@@ -215,10 +216,21 @@ def freshness(peer: Peer, new: np.ndarray, first_id: int, setting: Any) -> float
     return until_visible(lambda: peer.add(new, first_id), probe, timeout_s=FRESH_TIMEOUT_S)
 
 
-def bench_peer(
-    peer: Peer, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, new: np.ndarray
-) -> PeerResult:
-    """Build, sweep, time the picked settings and the freshness of one system."""
+@dataclass
+class Prepared:
+    """A built and swept system waiting for its timing rounds: the settings picked from its
+    sweep (label, point) and the single-query times gathered for each so far (seconds)."""
+
+    peer: Peer
+    result: PeerResult
+    chosen: list[tuple[str, Point]]
+    build_s: float
+    memory: float | None
+    times: list[list[float]] = field(default_factory=list)
+
+
+def prepare_peer(peer: Peer, data: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> Prepared:
+    """Build `peer` over `data`, sweep its knob and pick the settings to time."""
     n = len(data)
     result = PeerResult(peer.system, n)
     gc.collect()
@@ -245,26 +257,45 @@ def bench_peer(
         elif point is not None:  # the same setting already has a row: name both targets there
             i = next(i for i, (_, p) in enumerate(chosen) if p is point)
             chosen[i] = (f"{chosen[i][0]}, {label}", point)
-    for label, point in chosen:
-        times = single_times(peer, queries, point.setting)
+    return Prepared(peer, result, chosen, build_s, memory, [[] for _ in chosen])
+
+
+def time_round(prepared: Prepared, queries: np.ndarray) -> None:
+    """One timing round: every query once, one at a time, at each picked setting."""
+    for (_, point), times in zip(prepared.chosen, prepared.times, strict=True):
+        times += single_times(prepared.peer, queries, point.setting)
+
+
+def finish_peer(prepared: Prepared, queries: np.ndarray, new: np.ndarray) -> PeerResult:
+    """The rows (p50/p99 over every round's times, batch QPS), then the freshness."""
+    peer, result = prepared.peer, prepared.result
+    for (label, point), times in zip(prepared.chosen, prepared.times, strict=True):
         p50, p99 = percentiles_ms(times)
-        row = PeerRow(
-            peer.system,
-            peer.index,
-            n,
-            f"{peer.knob} {fmt(point.setting)}",
-            label,
-            point.recall,
-            p50,
-            p99,
-            batch_qps(peer, queries, point.setting),
-            build_s,
-            memory,
-        )
-        result.rows.append(row)
+        qps = batch_qps(peer, queries, point.setting)
+        result.rows.append(
+            PeerRow(peer.system, peer.index, result.n, f"{peer.knob} {fmt(point.setting)}",
+                    label, point.recall, p50, p99, qps, prepared.build_s, prepared.memory)
+        )  # fmt: skip
     if result.rows:  # freshness last: it changes the index (at the ≥ 0.95 pick's setting)
-        result.rows[0].fresh_s = freshness(peer, new, n, chosen[0][1].setting)
+        n = result.n
+        result.rows[0].fresh_s = freshness(peer, new, n, prepared.chosen[0][1].setting)
     return result
+
+
+def bench_peer(
+    peer: Peer,
+    data: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    new: np.ndarray,
+    rounds: int = 1,
+) -> PeerResult:
+    """Build, sweep, time the picked settings (`rounds` times) and the freshness of one system
+    (`run_peers` instead alternates the rounds of all systems)."""
+    prepared = prepare_peer(peer, data, queries, truth)
+    for _ in range(rounds):
+        time_round(prepared, queries)
+    return finish_peer(prepared, queries, new)
 
 
 def fmt(setting: Any) -> str:

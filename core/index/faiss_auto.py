@@ -5,6 +5,8 @@ Below `FaissParams.exact_below` vectors every shard is an exact IndexFlatIP (und
 Past it, and again whenever the index has grown `growth` times since the last build (a new size
 class), a background thread builds `IVF{nlist},PQ{m}x4fs,Refine(SQfp16)` shards (64-byte PQ codes)
 from a copy of the live vectors (`nlist` ≈ √n, a power of two) and swaps them in shard by shard;
+each shard's vectors are added grouped by inverted list (`list_order`), so the few lists a query
+probes are also a few contiguous stretches of the float16 refine codes;
 searches and writes go on against the old shards meanwhile, and the writes made during the
 build are carried over at the swap (see `Shard.install_built`). This pairing was the fastest
 at recall@10 ≥ 0.95 in bench/query.py's side-by-side runs (4-bit PQ codes scanned with SIMD,
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
 RECALIBRATE = 1.25  # calibrate again at this growth since the last calibration
 TRAIN_PER_LIST = 64  # k-means points per list (FAISS warns below 39)
+ADD_CHUNK = 100_000  # rows assigned or added per FAISS call during a build
 
 
 def choose_nlist(n: int) -> int:
@@ -81,11 +84,29 @@ def empty_like(template: faiss.Index) -> faiss.Index:
     return fresh
 
 
+def list_order(template: faiss.Index, part: np.ndarray) -> np.ndarray:
+    """Row numbers of `part` (float32 (n, dim)) sorted by the inverted list the trained
+    `template` assigns them (stable: rows of one list keep their order); int64 (n,).
+
+    Added in this order, a query's refine candidates (from the `nprobe` lists it probes) sit in
+    `nprobe` contiguous stretches of the refine codes instead of all over them: at 1M × 512-d,
+    nprobe 3, k_factor 16 single queries took 0.094 instead of 0.123 ms p50 (fewer cache and TLB
+    misses in the re-rank, which reads k_factor × k codes of 1 KB). Costs one coarse assignment
+    of the part (~7 s per 1M × 512-d on 2 cores)."""
+    quantizer = faiss.extract_index_ivf(template).quantizer
+    lists = np.empty(len(part), dtype=np.int64)
+    for lo in range(0, len(part), ADD_CHUNK):
+        chunk = np.ascontiguousarray(part[lo : lo + ADD_CHUNK], dtype=np.float32)
+        lists[lo : lo + len(chunk)] = quantizer.search(chunk, 1)[1][:, 0]
+    return np.argsort(lists, kind="stable")
+
+
 def build_shards(
     parts: Sequence[np.ndarray], params: FaissParams, seed: int = 0
-) -> tuple[faiss.Index, list[faiss.Index], Knobs]:
+) -> tuple[faiss.Index, list[faiss.Index], list[np.ndarray], Knobs]:
     """Train one template on a sample of all `parts` (float32 (n_i, dim) per shard), fill one
-    shard index per part (row i of a part is position i of its index) and calibrate.
+    shard index per part in `list_order` (position p of shard s holds row `orders[s][p]` of
+    its part) and calibrate. Returns (template, shard indexes, orders, knobs).
     Raises ValueError when there are fewer vectors than the smallest IVF needs (16 × 39)."""
     total = sum(len(p) for p in parts)
     if total < 16 * 39:
@@ -96,31 +117,34 @@ def build_shards(
     chosen = np.sort(rng.choice(total, size=take, replace=False))
     sample = _rows(parts, chosen)
     template = train_refine_template(sample, nlist, params.device)
-    shards = []
+    shards, orders = [], []
     for part in parts:
-        index = empty_like(template)
-        if len(part):
-            index.add(np.ascontiguousarray(part, dtype=np.float32))
+        index, order = empty_like(template), list_order(template, part)
+        for lo in range(0, len(order), ADD_CHUNK):
+            index.add(np.ascontiguousarray(part[order[lo : lo + ADD_CHUNK]], dtype=np.float32))
         shards.append(index)
-    knobs = calibrate_built(shards, parts, nlist, params, rng)
-    return template, shards, knobs
+        orders.append(order)
+    knobs = calibrate_built(shards, orders, parts, nlist, params, rng)
+    return template, shards, orders, knobs
 
 
 def calibrate_built(
     shards: Sequence[faiss.Index],
+    orders: Sequence[np.ndarray],
     parts: Sequence[np.ndarray],
     nlist: int,
     params: FaissParams,
     rng: np.random.Generator,
 ) -> Knobs:
-    """Calibrate freshly built shards (position i of shard s = row i of `parts[s]`)."""
+    """Calibrate freshly built shards (position p of shard s = row `orders[s][p]` of
+    `parts[s]`)."""
     total = sum(len(p) for p in parts)
     picks = np.sort(rng.choice(total, size=min(params.calibration_queries, total), replace=False))
     queries = _rows(parts, picks)
     truth = _exact(parts, queries, picks)
 
     def search(q: np.ndarray, k: int, knobs: Knobs) -> list[list[Hashable]]:
-        return _search(shards, q, k, knobs)  # type: ignore[return-value]
+        return _search(shards, orders, q, k, knobs)  # type: ignore[return-value]
 
     knobs = calibrate(search, queries, picks.tolist(), truth, nlist, total, params)
     return dataclasses.replace(knobs, built=total)
@@ -177,17 +201,21 @@ def recalibrate(
 
 
 def _search(
-    shards: Sequence[faiss.Index], queries: np.ndarray, k: int, knobs: Knobs
+    shards: Sequence[faiss.Index],
+    orders: Sequence[np.ndarray],
+    queries: np.ndarray,
+    k: int,
+    knobs: Knobs,
 ) -> list[list[int]]:
     """Global row numbers (parts concatenated in order) of the merged top-k."""
     params = search_parameters("Auto", True, FaissParams(), None, knobs)
     scores, ids, offset = [], [], 0
-    for index in shards:
+    for index, order in zip(shards, orders, strict=True):
         if index.ntotal == 0:
             continue
         d, i = index.search(queries, min(k, index.ntotal), params=params)
         scores.append(d)
-        ids.append(np.where(i >= 0, i + offset, -1))
+        ids.append(np.where(i >= 0, order[np.maximum(i, 0)] + offset, -1))
         offset += index.ntotal
     return _merged_top(scores, ids, k)
 

@@ -99,12 +99,12 @@ class Shard:
                 return [[] for _ in range(len(queries))]
             params = self._search_parameters(knobs or self.knobs)
             scores, slots = self.index.search(queries, min(k, len(self.slot_of)), params=params)
-            object_of = self.object_of
+            name = self.object_of.get  # one lookup a hit: -1 (no hit) and dead slots give None
             return [
                 [
-                    (object_of[s], float(d))
+                    (oid, d)
                     for s, d in zip(row_s, row_d, strict=True)
-                    if s in object_of
+                    if (oid := name(s)) is not None
                 ]
                 for row_s, row_d in zip(slots.tolist(), scores.tolist(), strict=True)
             ]
@@ -113,7 +113,12 @@ class Shard:
         """Fresh per call under an IndexIDMap (its search swaps `sel` inside the object); a
         positional shard reuses the last ones while its knobs and dead set are unchanged."""
         last = self._last_params
-        if self.positional and last is not None and last[0] == knobs and last[1] is self._excluded:
+        if (
+            self.positional
+            and last is not None
+            and (last[0] is knobs or last[0] == knobs)
+            and last[1] is self._excluded
+        ):
             return last[2]
         params = search_parameters(
             self.index_type, self.trained, self.params, self._excluded, knobs

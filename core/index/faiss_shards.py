@@ -263,10 +263,11 @@ class ShardedFaissIndex:
                     slots, vectors = shard.live_vectors()
                     copies.append({shard.object_of[s]: s for s in slots.tolist()})
                 parts.append(vectors)
-            template, built, knobs = faiss_auto.build_shards(parts, self.params)
+            template, built, orders, knobs = faiss_auto.build_shards(parts, self.params)
             self.ivf_template = template
-            for shard, index, copy in zip(self.shards, built, copies, strict=True):
-                shard.install_built(index, copy, knobs)
+            for shard, index, copy, order in zip(self.shards, built, copies, orders, strict=True):
+                entries = list(copy.items())  # row i of the part; position p holds row order[p]
+                shard.install_built(index, dict(entries[i] for i in order.tolist()), knobs)
         except BaseException as exc:  # kept for the caller; exact search goes on
             self.build_error, self._failed_at = exc, sum(len(p) for p in parts)
             raise

@@ -208,3 +208,30 @@ def test_smoke_each_peer_on_a_tiny_dataset(name: str, monkeypatch: pytest.Monkey
     assert result.rows and result.curve
     assert max(p.recall for p in result.curve) >= 0.9
     assert result.rows[0].fresh_s is not None
+
+
+def test_timing_rounds_alternate_between_systems_and_every_round_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log: list[str] = []
+
+    class Logged(ExactPeer):
+        def __init__(self, system: str) -> None:
+            super().__init__()
+            self.system = system
+
+        def search(self, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray:
+            if not batch:
+                log.append(self.system)
+            return super().search(queries, setting, batch)
+
+    monkeypatch.setattr("bench.peers_report.make", Logged)
+    monkeypatch.setattr(query_peers, "CURVE_QUERIES", 5)
+    spec = Synthetic(dim=16, centres=8, rank=4)
+    data, queries = Generator(spec).sample(300, seed=2), Generator(spec).sample(30, seed=1)
+    truth = exact_top_k(data, queries, 10)
+    results = run_peers(["a", "b"], data, queries, truth, data[:5], {}, 60.0, rounds=3)
+    timed = log[-2 * 3 * (query_peers.WARMUP + 30) :]  # the rounds follow both sweeps
+    blocks = [timed[i] for i in range(0, len(timed), query_peers.WARMUP + 30)]
+    assert blocks == ["a", "b", "a", "b", "a", "b"]
+    assert [r.system for r in results] == ["a", "b"] and all(r.rows[0].p99_ms for r in results)

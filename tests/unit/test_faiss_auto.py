@@ -167,3 +167,21 @@ def test_an_over_fetch_probes_as_many_times_more_lists_up_to_all_of_them() -> No
     assert widened(knobs, 1) is None and widened(None, 4) is None
     assert widened(knobs, 4) == Knobs(64, 16, 8.0, 0.97, 1, 1)
     assert widened(knobs, 64) == Knobs(64, 64, 8.0, 0.97, 1, 1)
+
+
+def test_a_build_stores_each_inverted_list_as_one_stretch_and_every_vector_keeps_its_id() -> None:
+    data = clustered(4_000, seed=1)
+    with ShardedFaissIndex(DIM, 1, "Auto", PARAMS) as index:
+        index.upsert(ids(0, 4_000), data)
+        index.settle()
+        shard = index.shards[0]
+        ivf = faiss.extract_index_ivf(faiss.downcast_index(shard.index).base_index)
+        stretches = [
+            faiss.rev_swig_ptr(ivf.invlists.get_ids(lst), size).copy()
+            for lst in range(ivf.nlist)
+            if (size := ivf.invlists.list_size(lst))
+        ]
+        assert all(np.array_equal(s, np.arange(s[0], s[0] + len(s))) for s in stretches)
+        stored = shard.index.reconstruct_batch(np.arange(4_000))
+        rows = [int(shard.object_of[p].removeprefix("o")) for p in range(4_000)]
+        assert np.allclose(stored, data[rows], atol=2e-3)  # float16 copies of the right rows
