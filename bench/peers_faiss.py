@@ -30,12 +30,13 @@ from core.index.faiss_params import FaissParams, Knobs, search_parameters
 
 K = 10
 CORES = os.cpu_count() or 1
-K_FACTORS = (4, 16, 32)
+K_FACTORS = (4, 8, 12, 16, 32)
+PROBES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
 
 def grid(nlist: int) -> list[tuple[int, int]]:
-    """(nprobe, k_factor) pairs in order of increasing cost."""
-    probes = [p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024) if p <= nlist]
+    """(nprobe, k_factor) pairs in order of increasing cost (nprobe in steps of ~1.5×)."""
+    probes = [p for p in PROBES if p <= nlist]
     return [(p, f) for p in probes for f in K_FACTORS]
 
 
