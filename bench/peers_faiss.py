@@ -90,13 +90,17 @@ class CatalensAuto(RssPeer):
 
 class RawFaiss(RssPeer):
     """The Auto index type (IVF-PQ fast-scan + float16 refine) in plain FAISS: one index, no id
-    maps; single queries on 1 OpenMP thread, batches on all cores."""
+    maps, its vectors added in the same inverted-list order as an Auto build
+    (`faiss_auto.list_order`; positions map back to rows with one array lookup); search
+    parameters made once per setting; single queries on 1 OpenMP thread, batches on all
+    cores."""
 
     system, knob = "raw FAISS", "nprobe/k_factor"
 
     def __init__(self) -> None:
         self.index = "IVF-PQfs + refine"
         self.settings: list[Any] = []
+        self._params: dict[Any, faiss.SearchParameters] = {}
 
     def build(self, data: np.ndarray) -> None:
         faiss.omp_set_num_threads(CORES)
@@ -105,22 +109,27 @@ class RawFaiss(RssPeer):
         take = min(len(data), faiss_auto.TRAIN_PER_LIST * nlist)
         sample = data[rng.choice(len(data), take, replace=False)]
         self.ix = faiss_auto.train_refine_template(sample, nlist, "cpu")
+        self.order = faiss_auto.list_order(self.ix, data)  # position p holds row order[p]
         for lo in range(0, len(data), CHUNK):
-            self.ix.add(data[lo : lo + CHUNK])
+            self.ix.add(np.ascontiguousarray(data[self.order[lo : lo + CHUNK]]))
         self.nlist = nlist
-        self.index = faiss_auto.factory_string(data.shape[1], nlist)
+        self.index = faiss_auto.factory_string(data.shape[1], nlist) + ", list-ordered"
         self.settings = grid(nlist)
 
     def search(self, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray:
-        nprobe, k_factor = setting
-        knobs = Knobs(self.nlist, nprobe, float(k_factor), 0.0, 0)
+        params = self._params.get(setting)
+        if params is None:
+            nprobe, k_factor = setting
+            knobs = Knobs(self.nlist, nprobe, float(k_factor), 0.0, 0)
+            params = search_parameters("Auto", True, FaissParams(), None, knobs)
+            self._params[setting] = params
         faiss.omp_set_num_threads(CORES if batch else 1)
-        params = search_parameters("Auto", True, FaissParams(), None, knobs)
-        _, rows = self.ix.search(queries, K, params=params)
-        return np.asarray(rows, dtype=np.int64)
+        _, positions = self.ix.search(queries, K, params=params)
+        return np.where(positions >= 0, self.order[positions], -1)
 
     def add(self, vectors: np.ndarray, first_id: int) -> None:
-        self.ix.add(vectors)  # row numbers continue: ids first_id...
+        self.ix.add(vectors)  # appended: positions len(order)... hold rows first_id...
+        self.order = np.concatenate([self.order, np.arange(first_id, first_id + len(vectors))])
 
 
 class Pgvector:

@@ -3,7 +3,9 @@ their Markdown table and recall/latency plots (see bench/query_peers.py)."""
 
 from __future__ import annotations
 
+import gc
 import logging
+import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from core.paths import REPO_ROOT
 log = logging.getLogger("bench.query")
 
 ROUNDS = 5  # timing rounds per system, alternating between systems
+PAUSE_S = 0.05  # before each system's turn in a round
 PEERS = ("catalens", "faiss", "hnswlib", "usearch", "scann", "lancedb", "milvus", "pgvector")
 PLOTS = REPO_ROOT / "docs" / "plots"
 HEADER = [
@@ -52,6 +55,8 @@ def make(name: str) -> Peer:
 
     if name == "catalens":
         return peers_faiss.CatalensAuto()
+    if name.startswith("catalens-"):  # catalens-4: the Auto index over 4 shards (partitions)
+        return peers_faiss.CatalensAuto(int(name.removeprefix("catalens-")))
     if name == "faiss":
         return peers_faiss.RawFaiss()
     if name == "pgvector":
@@ -87,8 +92,9 @@ def run_peers(
     """Every named system at len(data) vectors. `measured` (system -> (n, build s) at a smaller
     size, updated here) projects builds: one projected past `limit_s` is not run, unless it is
     in `always`. All systems are built and swept first and kept open; then `rounds` timing
-    rounds alternate between them (each round every query once per picked setting), so a
-    noisy minute on the shared cores falls on every system alike."""
+    rounds alternate between them (each round every query once per picked setting; round r
+    starts with the r-th system, so none always follows the same one), so a noisy minute on the
+    shared cores falls on every system alike. Python's garbage collector is off while timing."""
     n = len(data)
     results: dict[str, PeerResult] = {}
     ready: dict[str, Prepared] = {}
@@ -107,14 +113,21 @@ def run_peers(
         except Exception as exc:  # one system failing must not lose the others' rows
             results[name] = _failed(name, peer, n, exc)
             peer.close()
-    for r in range(rounds):
-        log.info("timing round %d of %d", r + 1, rounds)
-        for name, prepared in list(ready.items()):
-            try:
-                time_round(prepared, queries)
-            except Exception as exc:
-                results[name] = _failed(name, prepared.peer, n, exc)
-                ready.pop(name).peer.close()
+    gc.collect()
+    gc.disable()  # as timeit does: a collection inside a timed query is not the system's cost
+    try:
+        for r in range(rounds):
+            log.info("timing round %d of %d", r + 1, rounds)
+            order = list(ready)
+            for name in order[r % len(order) :] + order[: r % len(order)] if order else []:
+                time.sleep(PAUSE_S)  # the last system's background threads settle first
+                try:
+                    time_round(ready[name], queries)
+                except Exception as exc:
+                    results[name] = _failed(name, ready[name].peer, n, exc)
+                    ready.pop(name).peer.close()
+    finally:
+        gc.enable()
     for name, prepared in ready.items():
         try:
             results[name] = finish_peer(prepared, queries, new)

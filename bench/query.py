@@ -76,7 +76,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--peers",
         default="",
         help="side-by-side systems (bench/query_peers.py): 'all' or some of "
-        "catalens,faiss,hnswlib,usearch,scann,lancedb,milvus,pgvector",
+        "catalens,faiss,hnswlib,usearch,scann,lancedb,milvus,pgvector; catalens is the Auto "
+        "index on 1 shard (the embedded default), catalens-N on N shards (the real stack: one "
+        "per partition)",
     )
     p.add_argument(
         "--peer-max-build-min",

@@ -186,6 +186,7 @@ MODULES = {
     "lancedb": "lancedb",
     "milvus": "milvus_lite",
     "catalens": "faiss",
+    "catalens-2": "faiss",
     "faiss": "faiss",
 }
 
@@ -210,7 +211,7 @@ def test_smoke_each_peer_on_a_tiny_dataset(name: str, monkeypatch: pytest.Monkey
     assert result.rows[0].fresh_s is not None
 
 
-def test_timing_rounds_alternate_between_systems_and_every_round_counts(
+def test_timing_rounds_alternate_between_systems_in_turn_and_every_round_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log: list[str] = []
@@ -233,5 +234,5 @@ def test_timing_rounds_alternate_between_systems_and_every_round_counts(
     results = run_peers(["a", "b"], data, queries, truth, data[:5], {}, 60.0, rounds=3)
     timed = log[-2 * 3 * (query_peers.WARMUP + 30) :]  # the rounds follow both sweeps
     blocks = [timed[i] for i in range(0, len(timed), query_peers.WARMUP + 30)]
-    assert blocks == ["a", "b", "a", "b", "a", "b"]
+    assert blocks == ["a", "b", "b", "a", "a", "b"]  # round r starts with the r-th system
     assert [r.system for r in results] == ["a", "b"] and all(r.rows[0].p99_ms for r in results)
