@@ -17,9 +17,9 @@ from core.index.faiss_params import FaissParams, Knobs
 
 MARGIN = 0.012  # calibrate above the target: the sample's recall is an estimate (see calibrate)
 K = 10
-# re-ranking 80+ candidates is cheap and holds as n grows (steps of 1.5× between: the refine
-# reads k_factor × k float16 codes, the largest part of a query at 1M); k_factor 4 (40 candidates) saturated
-# just above 0.95 on real-like vectors, where the estimate ran 0.011 above held-out queries
+# re-ranking 80+ candidates is cheap and holds as n grows (in steps of ~1.5×: the re-rank reads
+# k_factor × k float16 codes, the largest part of a query at 1M); k_factor 4 (40 candidates)
+# saturated just above 0.95 on real-like vectors, where the estimate ran 0.011 above held-out
 K_FACTORS = (8.0, 12.0, 16.0, 24.0, 32.0)
 
 Search = Callable[[np.ndarray, int, Knobs], list[list[Hashable]]]

@@ -49,6 +49,7 @@ from core.index.faiss_params import (
     faiss_key,
     new_ivf_template,
 )
+from core.index.faiss_pooled import pooled_search
 from core.index.faiss_shard import Hits, Shard
 
 
@@ -124,6 +125,10 @@ class ShardedFaissIndex:
             raise ValueError(f"k must be >= 1, got {k}")
         if len(self.shards) == 1:  # no thread hop and no merge: the shard's rows are ranked
             return self.shards[0].search(matrix, k, knobs)
+        if self.index_type == "Auto":  # built: one coarse search, one re-rank (faiss_pooled)
+            pooled = pooled_search(self.shards, matrix, k, knobs)
+            if pooled is not None:
+                return pooled
         per_shard = list(self._pool.map(lambda shard: shard.search(matrix, k, knobs), self.shards))
         return [
             heapq.nlargest(k, (hit for hits in per_shard for hit in hits[q]), key=lambda h: h[1])
