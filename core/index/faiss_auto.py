@@ -42,7 +42,6 @@ import numpy as np
 from core.index.faiss_calibrate import K, calibrate, without
 from core.index.faiss_gpu import train_template
 from core.index.faiss_params import FaissParams, Knobs, search_parameters
-from core.index.faiss_pooled import pooled_top_k
 
 if TYPE_CHECKING:
     from core.index.faiss_shard import Shard
@@ -208,20 +207,17 @@ def _search(
     k: int,
     knobs: Knobs,
 ) -> list[list[int]]:
-    """Global row numbers (parts concatenated in order) of the top-k, searched the way
-    `ShardedFaissIndex.search` searches built shards: one shard on its own, several pooled
-    (`faiss_pooled`)."""
-    if len(shards) == 1:
-        params = search_parameters("Auto", True, FaissParams(), None, knobs)
-        _, found = shards[0].search(queries, min(k, shards[0].ntotal), params=params)
-        order = orders[0]
-        return [[int(order[p]) for p in row if p >= 0] for row in found.tolist()]
-    _, owners, positions = pooled_top_k(shards, [None] * len(shards), queries, k, knobs)
-    starts = np.cumsum([0] + [len(order) for order in orders]).tolist()
-    return [
-        [starts[s] + int(orders[s][p]) for s, p in zip(row_s, row_p, strict=True) if p >= 0]
-        for row_s, row_p in zip(owners.tolist(), positions.tolist(), strict=True)
-    ]
+    """Global row numbers (parts concatenated in order) of the merged top-k."""
+    params = search_parameters("Auto", True, FaissParams(), None, knobs)
+    scores, ids, offset = [], [], 0
+    for index, order in zip(shards, orders, strict=True):
+        if index.ntotal == 0:
+            continue
+        d, i = index.search(queries, min(k, index.ntotal), params=params)
+        scores.append(d)
+        ids.append(np.where(i >= 0, order[np.maximum(i, 0)] + offset, -1))
+        offset += index.ntotal
+    return _merged_top(scores, ids, k)
 
 
 def _exact(

@@ -15,7 +15,6 @@ renumbers the live entries 0..n-1.
 
 from __future__ import annotations
 
-import weakref
 from typing import cast
 
 import faiss
@@ -30,7 +29,6 @@ from core.index.faiss_params import (
     new_ivf,
     search_parameters,
 )
-from core.index.faiss_pooled import coarse_fingerprint
 from core.index.faiss_rwlock import ReadWriteLock
 
 Hits = list[list[tuple[str, float]]]
@@ -56,7 +54,6 @@ class Shard:
         self._last_params: (
             tuple[Knobs | None, faiss.IDSelector | None, faiss.SearchParameters] | None
         ) = None
-        self._coarse: tuple[weakref.ref[faiss.Index], bytes] | None = None  # coarse_key's cache
 
     @property
     def removes_in_place(self) -> bool:
@@ -129,17 +126,6 @@ class Shard:
         if self.positional:
             self._last_params = (knobs, self._excluded, params)
         return params
-
-    def coarse_key(self) -> bytes | None:
-        """A fingerprint of a built "Auto" shard's coarse centroids (shards with equal keys can be
-        searched pooled, see `faiss_pooled`), computed once per index object; None while the
-        shard is not built. Caller holds a lock."""
-        if not self.positional:
-            return None
-        cached = self._coarse
-        if cached is None or cached[0]() is not self.index:
-            cached = self._coarse = (weakref.ref(self.index), coarse_fingerprint(self.index))
-        return cached[1]
 
     def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(slots, vectors) of every live entry; caller holds a lock."""

@@ -112,6 +112,22 @@ def test_flat_results_merged_across_shards_equal_one_exact_index() -> None:
     np.testing.assert_allclose([[s for _, s in row] for row in got], want_scores, rtol=1e-5)
 
 
+def test_a_single_query_is_merged_over_the_shards_without_the_shard_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, queries = clustered(2000), clustered(3, seed=1)
+    exact = faiss.IndexFlatIP(DIM)
+    exact.add(data)
+    _, want = exact.search(queries, 10)
+    with ShardedFaissIndex(DIM, 5) as index:
+        index.upsert(ids(2000), data)
+        batch = index.search(queries, 10)  # on the pool
+        monkeypatch.setattr(index._pool, "map", lambda *a: pytest.fail("a hop to the pool"))
+        single = [index.search(q[None, :], 10)[0] for q in queries]
+    assert single == batch
+    assert [[oid for oid, _ in row] for row in single] == [[f"o{j}" for j in r] for r in want]
+
+
 @pytest.mark.parametrize(
     ("index_type", "params"),
     [
