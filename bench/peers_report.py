@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.query_peers import (
+    CURVE_QUERIES,
     Peer,
     PeerResult,
     PeerRow,
@@ -288,6 +289,7 @@ def section(
         "insert/upsert) until a batch search of them at the ≥ 0.95 setting returns ≥ 99 % "
         "of them in their own top 10. Build s for pgvector is the `CREATE INDEX` only (COPY not "
         "counted); for catalens it includes the background build, swap and calibration.",
-        f"- Plot{'s' if len(plots) > 1 else ''}: each system's sweep (mean of 50 single queries "
-        f"per setting; the line joins the settings no other setting beats on both), {data} data.",
+        f"- Plot{'s' if len(plots) > 1 else ''}: each system's sweep (mean of {CURVE_QUERIES} "
+        "single queries per setting, which also pick the rows; the line joins the settings no "
+        f"other setting beats on both), {data} data.",
     ]
