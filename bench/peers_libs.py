@@ -103,7 +103,8 @@ class Scann(RssPeer):
         leaves = 2 * int(np.sqrt(len(data)))
         self.index = f"spherical tree {leaves} leaves + AH(2) + reorder"
         searched = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536)
-        self.settings = [(n, 100) for n in searched if n <= leaves]
+        cheap = [(n, r) for n in (1, 2, 3) for r in (20, 40, 100)]  # where 4/100 overshoots
+        self.settings = cheap + [(n, 100) for n in searched if n <= leaves]
         self.settings += [(n, 250) for n in searched if 24 <= n <= leaves]
         builder = self._ops.builder(data, K, "dot_product")
         builder = builder.tree(
