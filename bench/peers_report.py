@@ -224,7 +224,7 @@ def plot(results: Sequence[PeerResult], data: str, folder: Path = PLOTS) -> list
             front = pareto(result.curve)
             width = 2.5 if result.system == "catalens" else 1.2
             line = ax.plot([p.recall for p in front], [p.mean_ms for p in front], marker="o",
-                           markersize=3, label=result.system, linewidth=width)  # fmt: skip
+                           markersize=3, label=_label(result), linewidth=width)  # fmt: skip
             ax.scatter([p.recall for p in result.curve], [p.mean_ms for p in result.curve],
                        s=6, alpha=0.3, color=line[0].get_color())  # fmt: skip
         ax.set(
@@ -244,6 +244,14 @@ def plot(results: Sequence[PeerResult], data: str, folder: Path = PLOTS) -> list
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def _label(result: PeerResult) -> str:
+    """The system, and for catalens its shard count ("catalens, 4 shards")."""
+    index = result.rows[0].index if result.rows else ""
+    if result.system == "catalens" and "(" in index:
+        return f"catalens, {index.split('(')[1].split(')')[0]}"
+    return result.system
 
 
 def pareto(points: Sequence[Point]) -> list[Point]:
