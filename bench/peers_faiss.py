@@ -21,7 +21,6 @@ from typing import Any
 import faiss
 import numpy as np
 
-from bench.query_data import CHUNK
 from bench.query_faiss import build as build_sharded
 from bench.query_faiss import object_ids, set_search_threads
 from bench.query_peers import RssPeer
@@ -108,10 +107,8 @@ class RawFaiss(RssPeer):
         rng = np.random.default_rng(0)
         take = min(len(data), faiss_auto.TRAIN_PER_LIST * nlist)
         sample = data[rng.choice(len(data), take, replace=False)]
-        self.ix = faiss_auto.train_refine_template(sample, nlist, "cpu")
-        self.order = faiss_auto.list_order(self.ix, data)  # position p holds row order[p]
-        for lo in range(0, len(data), CHUNK):
-            self.ix.add(np.ascontiguousarray(data[self.order[lo : lo + CHUNK]]))
+        template = faiss_auto.train_refine_template(sample, nlist, "cpu")
+        self.ix, self.order = faiss_auto.filled(template, data)  # position p holds row order[p]
         self.nlist = nlist
         self.index = faiss_auto.factory_string(data.shape[1], nlist) + ", list-ordered"
         self.settings = grid(nlist)

@@ -278,8 +278,7 @@ def finish_peer(prepared: Prepared, queries: np.ndarray, new: np.ndarray) -> Pee
                     label, point.recall, p50, p99, qps, prepared.build_s, prepared.memory)
         )  # fmt: skip
     if result.rows:  # freshness last: it changes the index (at the ≥ 0.95 pick's setting)
-        n = result.n
-        result.rows[0].fresh_s = freshness(peer, new, n, prepared.chosen[0][1].setting)
+        result.rows[0].fresh_s = freshness(peer, new, result.n, prepared.chosen[0][1].setting)
     return result
 
 

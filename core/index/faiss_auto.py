@@ -101,6 +101,15 @@ def list_order(template: faiss.Index, part: np.ndarray) -> np.ndarray:
     return np.argsort(lists, kind="stable")
 
 
+def filled(template: faiss.Index, part: np.ndarray) -> tuple[faiss.Index, np.ndarray]:
+    """An empty copy of the trained `template` with `part` (float32 (n, dim)) added in
+    `list_order`; returns (index, order): position p holds row order[p] of `part`."""
+    index, order = empty_like(template), list_order(template, part)
+    for lo in range(0, len(order), ADD_CHUNK):
+        index.add(np.ascontiguousarray(part[order[lo : lo + ADD_CHUNK]], dtype=np.float32))
+    return index, order
+
+
 def build_shards(
     parts: Sequence[np.ndarray], params: FaissParams, seed: int = 0
 ) -> tuple[faiss.Index, list[faiss.Index], list[np.ndarray], Knobs]:
@@ -119,9 +128,7 @@ def build_shards(
     template = train_refine_template(sample, nlist, params.device)
     shards, orders = [], []
     for part in parts:
-        index, order = empty_like(template), list_order(template, part)
-        for lo in range(0, len(order), ADD_CHUNK):
-            index.add(np.ascontiguousarray(part[order[lo : lo + ADD_CHUNK]], dtype=np.float32))
+        index, order = filled(template, part)
         shards.append(index)
         orders.append(order)
     knobs = calibrate_built(shards, orders, parts, nlist, params, rng)

@@ -53,6 +53,13 @@ def top_ids(index: ShardedFaissIndex, queries: np.ndarray, k: int = 10) -> list[
     return [[oid for oid, _ in row] for row in index.search(queries, k)]
 
 
+def exact_top_10(data: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, row numbers) of each query's 10 best rows by brute force."""
+    exact = faiss.IndexFlatIP(DIM)
+    exact.add(data)
+    return exact.search(queries, 10)
+
+
 def test_object_ids_hash_to_stable_non_negative_63_bit_keys() -> None:
     # pinned: a changed hash would route ids to other shards than their snapshot has them in
     assert faiss_key("o1") == 2545336924742213324
@@ -102,9 +109,7 @@ def test_many_deletes_trigger_compaction_and_search_stays_right(index_type: str)
 
 def test_flat_results_merged_across_shards_equal_one_exact_index() -> None:
     data, queries = clustered(2000), clustered(50, seed=1)
-    exact = faiss.IndexFlatIP(DIM)
-    exact.add(data)
-    want_scores, want = exact.search(queries, 10)
+    want_scores, want = exact_top_10(data, queries)
     with ShardedFaissIndex(DIM, 5) as index:
         index.upsert(ids(2000), data)
         got = index.search(queries, 10)
@@ -116,9 +121,7 @@ def test_a_single_query_is_merged_over_the_shards_without_the_shard_pool(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data, queries = clustered(2000), clustered(3, seed=1)
-    exact = faiss.IndexFlatIP(DIM)
-    exact.add(data)
-    _, want = exact.search(queries, 10)
+    _, want = exact_top_10(data, queries)
     with ShardedFaissIndex(DIM, 5) as index:
         index.upsert(ids(2000), data)
         batch = index.search(queries, 10)  # on the pool
@@ -143,9 +146,7 @@ def test_approximate_indexes_recall_at_least_90_percent_of_exact_top_10(
         data[np.random.default_rng(2).integers(0, 5000, 200)]
         + 0.1 * np.random.default_rng(3).standard_normal((200, DIM))
     )
-    exact = faiss.IndexFlatIP(DIM)
-    exact.add(data)
-    truth = [{f"o{j}" for j in row} for row in exact.search(queries, 10)[1]]
+    truth = [{f"o{j}" for j in row} for row in exact_top_10(data, queries)[1]]
     with ShardedFaissIndex(DIM, 4, index_type, params) as index:
         for start in range(0, 5000, 1000):
             index.upsert(ids(5000)[start : start + 1000], data[start : start + 1000])
