@@ -18,6 +18,7 @@ import numpy as np
 from bench.common import machine_markdown, write_section
 from bench.peers_faiss import CatalensAuto
 from bench.query_data import Generator, Synthetic, exact_top_k, recall_at_k
+from bench.query_peers import found_rows
 from bench.query_real import RealGenerator, RealLike
 from core.index import faiss_calibrate
 from core.index.faiss_params import FaissParams
@@ -48,7 +49,7 @@ def recalls(kind: str, n: int, queries: int, stored: int) -> tuple[str, list[str
     for k_factor in (4.0, *faiss_calibrate.K_FACTORS):
         for nprobe in (p for p in NPROBES if p <= knobs.nlist):
             setting = dataclasses.replace(knobs, nprobe=nprobe, k_factor=k_factor)
-            user = recall_at_k(peer.search(held, (nprobe, k_factor), False).tolist(), truth)
+            user = recall_at_k(found_rows(peer, held, (nprobe, k_factor), False).tolist(), truth)
             hits = peer.ix.search(data[picks], K + 1, setting)
             found = [_rows(row, p) for p, row in zip(picks.tolist(), hits, strict=True)]
             estimate = recall_at_k(found, own)
@@ -58,7 +59,8 @@ def recalls(kind: str, n: int, queries: int, stored: int) -> tuple[str, list[str
                 f"| {kind} | {k_factor:g} | {nprobe} | {estimate:.3f} | {user:.3f} "
                 f"| {user - estimate:+.3f} |"
             )
-    user = recall_at_k(peer.search(held, (knobs.nprobe, knobs.k_factor), False).tolist(), truth)
+    chosen_rows = found_rows(peer, held, (knobs.nprobe, knobs.k_factor), False)
+    user = recall_at_k(chosen_rows.tolist(), truth)
     chosen = (
         f"{kind}: built and calibrated in {built:.0f} s; IVF{knobs.nlist}, chose nprobe "
         f"{knobs.nprobe}, k_factor {knobs.k_factor:g} (estimate {knobs.recall:.3f}); held-out "

@@ -77,8 +77,11 @@ class CatalensAuto(RssPeer):
             self._made[setting] = knobs
         return self._made[setting]
 
-    def search(self, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray:
-        return _row_numbers(self.ix.search(queries, K, self._knobs(setting)))
+    def search(self, queries: np.ndarray, setting: Any, batch: bool) -> Any:
+        return self.ix.search(queries, K, self._knobs(setting))  # (object id, score) per hit
+
+    def rows(self, found: Any) -> np.ndarray:
+        return _row_numbers(found)
 
     def add(self, vectors: np.ndarray, first_id: int) -> None:
         self.ix.upsert([f"obj-{first_id + i}" for i in range(len(vectors))], vectors)
@@ -129,7 +132,7 @@ class RawFaiss(RssPeer):
         self.order = np.concatenate([self.order, np.arange(first_id, first_id + len(vectors))])
 
 
-class Pgvector:
+class Pgvector(RssPeer):
     """pgvector HNSW (m 16, ef_construction 64, the store's index definition) in the store's own
     tables on an embedded Postgres; raw SQL `ORDER BY embedding <#> $1 LIMIT 10` at
     `hnsw.ef_search` = the knob. No batch API: the batch column is a loop of single queries.

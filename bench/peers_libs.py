@@ -48,7 +48,7 @@ class Hnswlib(RssPeer):
         self.h.add_items(vectors, np.arange(first_id, first_id + len(vectors)), num_threads=1)
 
 
-class Usearch:
+class Usearch(RssPeer):
     system, knob, own_memory = "usearch", "expansion_search", True
 
     def __init__(self, dtype: str = "f16", connectivity: int = 16, expansion: int = 128) -> None:
@@ -167,14 +167,18 @@ class Lance(RssPeer):
             vector_column_name="vector",
         )
 
-    def search(self, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray:
+    def search(self, queries: np.ndarray, setting: Any, batch: bool) -> Any:
         nprobes, ef = setting
-        out = np.full((len(queries), K), -1, dtype=np.int64)
         query = self.t.search(list(queries) if batch else queries[0]).distance_type("dot")
         table = query.nprobes(nprobes).ef(ef).limit(K).select(["id", "_distance"]).to_arrow()
+        return table, len(queries)
+
+    def rows(self, found: Any) -> np.ndarray:
+        table, n = found
+        out = np.full((n, K), -1, dtype=np.int64)
         which = table["query_index"].to_numpy() if "query_index" in table.column_names else None
         ids = table["id"].to_numpy()
-        for q in range(len(queries)):
+        for q in range(n):
             row = ids[which == q] if which is not None else ids
             out[q, : len(row)] = row[:K]
         return out
@@ -224,15 +228,17 @@ class Milvus(RssPeer):
             time.sleep(0.5)
         self.c.load_collection("bench")
 
-    def search(self, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray:
-        res = self.c.search(
+    def search(self, queries: np.ndarray, setting: Any, batch: bool) -> Any:
+        return self.c.search(
             "bench",
             data=queries.tolist(),
             limit=K,
             search_params={"metric_type": "IP", "params": {"ef": setting}},
         )
-        out = np.full((len(queries), K), -1, dtype=np.int64)
-        for q, hits in enumerate(res):
+
+    def rows(self, found: Any) -> np.ndarray:
+        out = np.full((len(found), K), -1, dtype=np.int64)
+        for q, hits in enumerate(found):
             ids = [h["id"] for h in hits][:K]
             out[q, : len(ids)] = ids
         return out

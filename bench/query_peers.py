@@ -23,12 +23,13 @@ import gc
 import logging
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from bench.peers_fresh import freshness
 from bench.query_data import percentiles_ms, recall_at_k, rss_bytes
 
 log = logging.getLogger("bench.query")
@@ -39,15 +40,15 @@ STOP_RECALL = 0.995  # the sweep stops past this: costlier settings only add lat
 STOP_MS = 250.0  # ... or once a single query takes this long on average
 CURVE_QUERIES = 200  # single queries timed per sweep point (the curve and the picks: 50 let
 # noise of ±0.01 ms choose between settings of catalens and raw FAISS at 1M)
-NEW_VECTORS = 1_000
-FRESH_TIMEOUT_S = 120.0
-FRESH_SHARE = 0.99  # "searchable": this share of the new vectors come back for themselves
 TEN_MILLION = 10_000_000
 
 
 class Peer(Protocol):
     """One vector-search system under the bench. Ids are row numbers of the data (new vectors
-    continue after the last row); searches return an (queries, K) int array, -1 for no hit."""
+    continue after the last row). `search` is the system's own query call, the one that is
+    timed, and returns what the system returns; `rows` turns that into an (queries, K) int64
+    array of row numbers, -1 for no hit (untimed: parsing our bench's id strings back into
+    row numbers is not the system's work)."""
 
     system: str  # "hnswlib"
     index: str  # what was built, e.g. "HNSW M16 efC100"
@@ -60,17 +61,22 @@ class Peer(Protocol):
     own_memory: bool  # memory_mb() is the system's own size (else RSS growth is used)
 
     def build(self, data: np.ndarray) -> None: ...
-    def search(self, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray: ...
+    def search(self, queries: np.ndarray, setting: Any, batch: bool) -> Any: ...
+    def rows(self, found: Any) -> np.ndarray: ...
     def add(self, vectors: np.ndarray, first_id: int) -> None: ...
     def memory_mb(self) -> float | None: ...
     def close(self) -> None: ...
 
 
 class RssPeer:
-    """Defaults of a peer whose memory is this process's RSS growth and whose index goes with the
-    adapter object."""
+    """Defaults of a peer: its search already returns row numbers, its memory is this process's
+    RSS growth (unless it sets `own_memory`) and its index goes with the adapter object."""
 
     own_memory = False
+
+    def rows(self, found: Any) -> np.ndarray:
+        """A search that already returns row numbers."""
+        return np.asarray(found, dtype=np.int64)
 
     def memory_mb(self) -> float | None:
         return None
@@ -143,10 +149,15 @@ def hits(found: np.ndarray) -> list[list[int]]:
     return [[int(i) for i in row if i >= 0] for row in found]
 
 
+def found_rows(peer: Peer, queries: np.ndarray, setting: Any, batch: bool) -> np.ndarray:
+    """(queries, K) row numbers of one search (see `Peer`)."""
+    return peer.rows(peer.search(queries, setting, batch))
+
+
 def sweep(peer: Peer, queries: np.ndarray, truth: np.ndarray) -> list[Point]:
     points: list[Point] = []
     for setting in peer.settings:
-        recall = recall_at_k(hits(peer.search(queries, setting, batch=True)), truth)
+        recall = recall_at_k(hits(found_rows(peer, queries, setting, batch=True)), truth)
         times = single_times(peer, queries[:CURVE_QUERIES], setting, warmup=5)
         points.append(Point(setting, recall, 1000 * statistics.fmean(times)))
         log.info(
@@ -184,37 +195,6 @@ def batch_qps(peer: Peer, queries: np.ndarray, setting: Any, repeats: int = 3) -
         peer.search(queries, setting, batch=True)
         times.append(time.perf_counter() - start)
     return len(queries) / statistics.median(times)
-
-
-def until_visible(
-    insert: Callable[[], None],
-    probe: Callable[[], float],
-    share: float = FRESH_SHARE,
-    timeout_s: float = FRESH_TIMEOUT_S,
-    clock: Callable[[], float] = time.perf_counter,
-    pause: Callable[[float], None] = time.sleep,
-) -> float | None:
-    """Seconds from the start of `insert()` until `probe()` (the share of the new vectors that
-    searches return) reaches `share`; None if it does not within `timeout_s`."""
-    start = clock()
-    insert()
-    while True:
-        if probe() >= share:
-            return clock() - start
-        if clock() - start > timeout_s:
-            return None
-        pause(0.01)
-
-
-def freshness(peer: Peer, new: np.ndarray, first_id: int, setting: Any) -> float | None:
-    """Insert `new` (ids first_id...) and time until they are searchable at `setting`."""
-    want = np.arange(first_id, first_id + len(new))
-
-    def probe() -> float:
-        found = peer.search(new, setting, batch=True)
-        return float(np.mean([w in row for w, row in zip(want, found, strict=True)]))
-
-    return until_visible(lambda: peer.add(new, first_id), probe, timeout_s=FRESH_TIMEOUT_S)
 
 
 @dataclass

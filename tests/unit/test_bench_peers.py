@@ -10,19 +10,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import query_peers
+from bench import peers_fresh, query_peers
 from bench.peers_faiss import grid
-from bench.peers_report import install_hint, make, pareto, peer_builds, run_peers, table
+from bench.peers_fresh import freshness, until_visible
+from bench.peers_plot import pareto
+from bench.peers_report import install_hint, make, peer_builds, run_peers, table
 from bench.query_data import Generator, Synthetic, exact_top_k, normalise
 from bench.query_peers import (
     PeerRow,
     Point,
     bench_peer,
     best,
-    freshness,
     pick,
     projected_gib,
-    until_visible,
 )
 
 
@@ -45,6 +45,9 @@ class ExactPeer:
         top = np.argsort(-(queries @ visible.T), axis=1)[:, :10]
         top[:, setting:] = -1
         return top
+
+    def rows(self, found: Any) -> np.ndarray:
+        return np.asarray(found, dtype=np.int64)
 
     def add(self, vectors: np.ndarray, first_id: int) -> None:
         assert first_id == len(self.data)
@@ -196,7 +199,7 @@ def test_smoke_each_peer_on_a_tiny_dataset(name: str, monkeypatch: pytest.Monkey
     if importlib.util.find_spec(MODULES[name]) is None:
         pytest.skip(f"{name} is not installed in this venv (bench/peers_env.sh installs it)")
     monkeypatch.setattr(query_peers, "CURVE_QUERIES", 5)
-    monkeypatch.setattr(query_peers, "FRESH_TIMEOUT_S", 10.0)
+    monkeypatch.setattr(peers_fresh, "FRESH_TIMEOUT_S", 10.0)
     spec = Synthetic(dim=32, centres=16, rank=8)
     data = Generator(spec).sample(2_000, seed=2)
     queries = Generator(spec).sample(20, seed=1)
@@ -236,3 +239,22 @@ def test_timing_rounds_alternate_between_systems_in_turn_and_every_round_counts(
     blocks = [timed[i] for i in range(0, len(timed), query_peers.WARMUP + 30)]
     assert blocks == ["a", "b", "b", "a", "a", "b"]  # round r starts with the r-th system
     assert [r.system for r in results] == ["a", "b"] and all(r.rows[0].p99_ms for r in results)
+
+
+def test_single_query_timings_cover_the_systems_own_call_not_the_bench_turning_ids_into_rows() -> (
+    None
+):
+    converted: list[int] = []
+
+    class CountedRows(ExactPeer):
+        def rows(self, found: Any) -> np.ndarray:
+            converted.append(len(found))
+            return super().rows(found)
+
+    peer = CountedRows()
+    peer.build(Generator(Synthetic(dim=16, centres=8, rank=4)).sample(200, seed=2))
+    queries = Generator(Synthetic(dim=16, centres=8, rank=4)).sample(10, seed=1)
+    assert len(query_peers.single_times(peer, queries, 10, warmup=0)) == 10
+    assert converted == []  # inside the timed loop only the system's own search runs
+    assert query_peers.found_rows(peer, queries, 10, batch=True).shape == (10, 10)
+    assert converted == [10]
