@@ -30,8 +30,9 @@ import tempfile
 from pathlib import Path
 
 from bench.common import machine, machine_markdown, write_section
-from bench.stream_pipeline import PhaseResult, measure_streaming, new_run_id
+from bench.stream_pipeline import measure_streaming
 from bench.stream_sequential import SequentialResult, measure_sequential
+from bench.stream_stack import PhaseResult, new_run_id
 from core.paths import shared_path
 from core.settings import Settings
 

@@ -13,18 +13,16 @@ import io
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import numpy as np
-from pydantic import SecretStr
 
+from bench.stream_stack import PhaseResult, p50_p95, phase_summary, run_database, stack_settings
 from core.ports import Detector, Embedder
-from core.settings import Settings, StreamingSettings
+from core.settings import Settings
 from core.storage_keys import crop_prefix
 from schemas import IMAGES, OBJECTS_DETECTED, OBJECTS_EMBEDDED, image_id_from_object
 
@@ -37,27 +35,6 @@ COMPLETE_SQL = """
     SELECT o.image_id, count(*) AS objects, count(DISTINCT v.object_id) AS vectors
     FROM objects o LEFT JOIN {table} v ON v.object_id = o.object_id AND v.modality = 'image'
     WHERE o.image_id = ANY($1::text[]) GROUP BY o.image_id"""
-
-
-@dataclass
-class PhaseResult:
-    """One phase: `latencies_s` per image (upload call → searchable), wall from the first
-    upload call to the last image searchable."""
-
-    name: str
-    images: int
-    wall_s: float
-    latencies_s: list[float]
-    objects: int
-    stages: list[tuple[str, float, float]] = field(default_factory=list)
-    from_event_s: float | None = None  # first record on `images` → last searchable
-
-    @property
-    def images_per_s(self) -> float:
-        return self.images / self.wall_s
-
-    def percentile(self, q: float) -> float:
-        return float(np.percentile(self.latencies_s, q))
 
 
 @dataclass
@@ -201,9 +178,9 @@ class Pipeline:
             times = [seen[i] - self.watch.pending[i] for i in image_ids if i in seen]
             if len(times) == len(image_ids):
                 name = topic if topic == UPLOADED else f"record on `{topic}`"
-                out.append((name, *_p50_p95(times)))
+                out.append((name, *p50_p95(times)))
         done = [self.watch.done[i][0] - self.watch.pending[i] for i in image_ids]
-        out.append(("searchable (Postgres)", *_p50_p95(done)))
+        out.append(("searchable (Postgres)", *p50_p95(done)))
         return out
 
     def remove_uploads(self) -> int:
@@ -219,32 +196,6 @@ class Pipeline:
                 for obj in self.client.list_objects(crops, prefix=crop_prefix(image_id)):
                     self.client.remove_object(crops, obj.object_name)
         return removed
-
-
-def stack_settings(data_dir: Path, run_id: str) -> Settings:
-    """The real stack's endpoints (from `infra`), groups of this run starting at the log end."""
-    settings = Settings(data_dir=data_dir)
-    settings.captioner.backend = "offline"
-    settings.streaming = StreamingSettings(
-        group_prefix=f"bench-stream-{run_id}", auto_offset_reset="latest", metrics_port=0
-    )
-    return settings
-
-
-@contextlib.asynccontextmanager
-async def run_database(settings: Settings, admin_dsn: str, run_id: str) -> AsyncIterator[str]:
-    """A Postgres database of this run on the real stack's server; dropped on exit."""
-    database = f"bench_stream_{run_id}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f"CREATE DATABASE {database}")
-    base, _, query = admin_dsn.partition("?")
-    dsn = base.rsplit("/", 1)[0] + f"/{database}" + (f"?{query}" if query else "")
-    settings.postgres.dsn = SecretStr(dsn)
-    try:
-        yield dsn
-    finally:
-        await admin.execute(f"DROP DATABASE {database} WITH (FORCE)")
-        await admin.close()
 
 
 @contextlib.asynccontextmanager
@@ -314,25 +265,10 @@ async def measure_streaming(
                 ids.append(await pipe.upload(f"paced-{i:03d}.jpg", data))
                 await pipe.wait(ids[-1:], timeout_s)
             results.append(pipe.result("one at a time", ids))
-            log.info("paced: %s", _summary(results[-1]))
+            log.info("paced: %s", phase_summary(results[-1]))
         for b in range(1, bursts + 1):
             ids = [await pipe.upload(f"burst{b}-{i:03d}.jpg", d) for i, d in enumerate(images)]
             await pipe.wait(ids, timeout_s)
             results.append(pipe.result(f"burst {b}", ids))
-            log.info("burst %d: %s", b, _summary(results[-1]))
+            log.info("burst %d: %s", b, phase_summary(results[-1]))
     return results
-
-
-def _summary(r: PhaseResult) -> str:
-    return (
-        f"{r.images} images in {r.wall_s:.1f} s = {r.images_per_s:.2f} img/s, "
-        f"p50 {r.percentile(50):.2f} s, p95 {r.percentile(95):.2f} s"
-    )
-
-
-def _p50_p95(times: list[float]) -> tuple[float, float]:
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:8]

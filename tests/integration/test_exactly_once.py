@@ -36,7 +36,7 @@ from schemas import (
     decode,
     image_id_from_object,
 )
-from tests.integration.test_streaming import _all_running, _until, stack_settings
+from tests.integration.stream_kit import _all_running, _until, stack_settings
 from tests.integration.test_streaming_query import sample_images
 
 pytest_plugins = ["tests.integration.infra_fixtures"]

@@ -42,8 +42,8 @@ from schemas import (
     encode,
     partition_key,
 )
+from tests.integration.stream_kit import _until, _value, stack_settings
 from tests.integration.test_exactly_once import _indexer
-from tests.integration.test_streaming import _until, _value, stack_settings
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import json
 import logging
 import os
 import uuid
@@ -24,11 +23,8 @@ from catalens.mlops.detector_eval import evaluate_reference
 from catalens.mlops.detector_training import DetectorTrainConfig, TrainedDetector, train_detector
 from catalens.mlops.promote import promote
 from catalens.mlops.tracking import LoggedRun, log_detector_run
-from catalens.training.aligned.tracking import log_run
 from core.catalog.pg_server import free_port
 from core.detection.yolo import YoloDetector
-from core.embedding.aligned.heads import HeadConfig
-from core.embedding.factory import build_embedder
 from core.errors import ModelError
 from core.inference import ModelRunner
 from core.models.registry import (
@@ -38,16 +34,16 @@ from core.models.registry import (
     resolve_registered,
 )
 from core.paths import shared_path
-from core.settings import CropSettings, DetectorSettings, EmbedderSettings
-from infra.stack import Endpoints
-from schemas import CaptionAttributes, ImageUploaded, ObjectsCaptioned
+from core.settings import CropSettings, DetectorSettings
+from schemas import ImageUploaded
 from services.detector.handler import DetectorPorts, handle_images
-from services.embedder.handler import EmbedderPorts, handle_captioned
-from tests.fakes.aligned import write_untrained_artifact
 from tests.fakes.ports import DictStore
+from tests.integration.registry_kit import client, mlflow_uri, registry_env
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+__all__ = ["client", "mlflow_uri", "registry_env"]  # fixtures
 
 Trained = tuple[str, TrainedDetector, LoggedRun]
 FASHION = {"sunglass", "hat", "jacket", "shirt", "pants", "shorts", "skirt", "dress", "bag", "shoe"}
@@ -64,11 +60,6 @@ def fashion() -> Path:
 
 
 @pytest.fixture(scope="module")
-def mlflow_uri(real_stack: Endpoints) -> str:
-    return real_stack.mlflow_uri
-
-
-@pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, fashion: Path, mlflow_uri: str) -> Trained:
     name = f"test-detector-{uuid.uuid4().hex[:8]}"
     config = DetectorTrainConfig(
@@ -76,20 +67,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory, fashion: Path, mlflow_uri:
     )
     result = train_detector(config)
     return name, result, log_detector_run(result, uri=mlflow_uri, registered=name)
-
-
-@pytest.fixture
-def client(mlflow_uri: str) -> MlflowClient:
-    return MlflowClient(tracking_uri=mlflow_uri)
-
-
-@pytest.fixture
-def registry_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mlflow_uri: str) -> Path:
-    cache = tmp_path / "model-cache"
-    monkeypatch.setenv("CATALENS_MLFLOW__TRACKING_URI", mlflow_uri)
-    monkeypatch.setenv("CATALENS_MLFLOW__MODEL_CACHE_DIR", str(cache))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return cache
 
 
 def test_a_training_run_records_params_per_epoch_metrics_curves_and_the_weights(
@@ -279,35 +256,6 @@ def _jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (320, 240), (200, 40, 40)).save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-def test_aligned_training_registers_a_candidate_and_the_embedder_loads_it_by_alias(
-    client: MlflowClient, mlflow_uri: str, registry_env: Path, tmp_path: Path
-) -> None:
-    name = f"test-aligned-{uuid.uuid4().hex[:8]}"
-    artifact = write_untrained_artifact(tmp_path / "aligned", HeadConfig(dim=32, hidden=64))
-    run_id = log_run(mlflow_uri, "aligned-embedder-test", {}, {"t2i_r1": 0.0}, artifact, name)
-    candidate = client.get_model_version_by_alias(name, "candidate")
-    assert candidate.run_id == run_id and candidate.tags["sha256"] == content_sha256(artifact)
-    decision = promote(name, metric="t2i_r1", split="heldout", tracking_uri=mlflow_uri)
-    assert decision.promote and decision.candidate == 0.0
-    assert client.get_model_version_by_alias(name, "production").version == candidate.version
-
-    settings = EmbedderSettings(backend="aligned", model=f"models:/{name}@production")
-    embedder = build_embedder(settings)
-    heads_hash = json.loads((artifact / "manifest.json").read_text())["identity"]["version"]
-    assert embedder.identity.version == f"v{candidate.version}-{heads_hash}"
-    captioned = ObjectsCaptioned(
-        producer="test",
-        image_id="img-1",
-        object_id="obj-1",
-        caption="a red dress",
-        attributes=CaptionAttributes(category="dress"),
-        captioner="test",
-    )
-    ports = EmbedderPorts(DictStore(), embedder, ModelRunner("e"))
-    [(_, event)] = asyncio.run(handle_captioned([captioned], ports)).publish
-    assert event.embedder.version == f"v{candidate.version}-{heads_hash}"
 
 
 def test_the_cli_logs_a_finished_run_evaluates_it_and_promotes_it_once(

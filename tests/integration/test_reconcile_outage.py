@@ -26,7 +26,7 @@ from infra.kafka_server import KafkaServer
 from infra.minio_events import configure_bucket, minio_client
 from infra.stack import Endpoints
 from schemas import image_id_from_object
-from tests.integration.test_streaming import _all_running, _until, stack_settings
+from tests.integration.stream_kit import _all_running, _until, stack_settings
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

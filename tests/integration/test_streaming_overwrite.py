@@ -22,7 +22,7 @@ from infra.stack import Endpoints
 from schemas import OBJECTS_DETECTED, ObjectsDetected, decode, image_id_from_object
 from services.query.app import create_app
 from services.query.streaming import streaming_catalog
-from tests.integration.test_streaming import _all_running, _Tail, _until, stack_settings
+from tests.integration.stream_kit import _all_running, _Tail, _until, stack_settings
 from tests.integration.test_streaming_query import pipeline
 
 pytest_plugins = ["tests.integration.infra_fixtures"]

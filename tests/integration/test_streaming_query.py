@@ -19,7 +19,7 @@ from infra.stack import Endpoints
 from schemas import image_id_from_object
 from services.query.app import create_app
 from services.query.streaming import streaming_catalog
-from tests.integration.test_streaming import _all_running, _until, _value, stack_settings
+from tests.integration.stream_kit import _all_running, _until, _value, stack_settings
 
 pytest_plugins = ["tests.integration.infra_fixtures"]
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

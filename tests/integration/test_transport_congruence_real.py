@@ -28,7 +28,7 @@ from infra.stack import Endpoints
 from schemas import IMAGES, OBJECTS_EMBEDDED, SchemaError, decode, dlq, encode
 from services.indexer.handler import LogView
 from tests.fakes.ports import DictStore
-from tests.integration.test_streaming import _until, _value
+from tests.integration.stream_kit import _until, _value
 from tests.unit.test_transport_congruence import (
     RECORDED,
     Run,

@@ -1,19 +1,16 @@
-"""The wire contracts: round trips, strictness, versioning, vectors, ids, and schema export."""
+"""The wire contracts: round trips, strictness, versioning, vectors, partition keys and the codec's
+fast path (ids, URIs and the schema export: test_schemas_ids.py)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import schemas
-from catalens.cli.main import app
-from catalens.cli.schemas_cmd import DEFAULT_DOCS, DEFAULT_JSON_DIR
 from core.errors import CatalensError
 from schemas import (
     CaptionAttributes,
@@ -32,7 +29,6 @@ from schemas import (
     decode,
     encode,
 )
-from schemas.export import stale_files
 from schemas.vector import VectorDType
 
 IMAGE_ID = schemas.image_id_from_bytes(b"jpeg bytes")
@@ -254,25 +250,6 @@ def test_messages_must_say_which_image_they_are_about() -> None:
         ImageUploaded(producer="ui", image_id=IMAGE_ID, bucket="b", key="k", size=1)
 
 
-def test_a_child_span_stays_in_its_parents_trace() -> None:
-    parent = schemas.new_traceparent()
-    child = schemas.child_traceparent(parent)
-    assert child.split("-")[1] == parent.split("-")[1] and child != parent
-
-
-def test_ids_are_stable_across_runs_and_machines() -> None:
-    assert schemas.image_id_from_bytes(b"abc") == "ba7816bf8f01cfea414140de5dae2223"
-    assert schemas.image_id_from_object("b", "k.jpg", '"e1"') == schemas.image_id_from_object(
-        "b", "k.jpg", "e1"
-    )
-    oid = schemas.object_id("img", "object", (1, 2, 3, 4), "shoe")
-    assert oid == schemas.object_id("img", "object", [np.int64(1), 2, 3, 4], "shoe")  # type: ignore[list-item]
-    assert oid != schemas.object_id("img", "object", (1, 2, 3, 5), "shoe")
-    assert oid != schemas.object_id("img", "image", (1, 2, 3, 4), "shoe")
-    with pytest.raises(TypeError):
-        schemas.object_id("img", "object", (1.0, 2, 3, 4), "shoe")  # type: ignore[arg-type]
-
-
 def test_every_event_about_one_stored_image_shares_its_partition_key() -> None:
     uri = "s3://images/a/b.jpg"
     upload, bucket_delete = MESSAGES[0], MESSAGES[1]
@@ -287,58 +264,6 @@ def test_every_event_about_one_stored_image_shares_its_partition_key() -> None:
 
 def test_an_event_without_a_stored_uri_is_keyed_by_its_image_id() -> None:
     assert schemas.partition_key(embedded(np.ones(4))) == IMAGE_ID.encode()
-
-
-def test_dead_letter_topics_sit_beside_their_topic() -> None:
-    assert schemas.dlq(schemas.OBJECTS_DETECTED) == "objects.detected.dlq"
-
-
-def test_the_committed_json_schemas_and_docs_match_a_fresh_export() -> None:
-    assert stale_files(DEFAULT_JSON_DIR, DEFAULT_DOCS) == []
-
-
-def test_the_cli_exports_one_schema_per_message_and_checks_for_drift(tmp_path: Path) -> None:
-    runner = CliRunner()
-    args = ["--out", str(tmp_path / "json"), "--docs", str(tmp_path / "schemas.md")]
-    assert runner.invoke(app, ["schemas", "check", *args]).exit_code == 1
-    result = runner.invoke(app, ["schemas", "export", *args])
-    assert result.exit_code == 0, result.output
-    names = sorted(p.name for p in (tmp_path / "json").iterdir())
-    framed = ["objects.embedded.frame.json"]  # the vector frame's header (`schemas.frames`)
-    assert names == sorted([f"{t}.json" for t in schemas.EVENT_TYPES] + framed)
-    schema = json.loads((tmp_path / "json" / "objects.embedded.json").read_text())
-    assert {"event_id", "schema_version", "traceparent"} <= set(schema["required"])
-    header = json.loads((tmp_path / "json" / framed[0]).read_text())
-    assert "data" not in header["$defs"]["FrameVector"]["properties"]
-    assert header["required"] == schema["required"]
-    assert "| `vectors` |" in (tmp_path / "schemas.md").read_text()
-    assert runner.invoke(app, ["schemas", "check", *args]).exit_code == 0
-
-
-def test_an_object_key_with_spaces_travels_as_a_percent_encoded_uri_and_back():
-    from schemas import ImageUploaded, ObjectsDetected
-    from schemas.ids import s3_key, s3_uri
-
-    uploaded = ImageUploaded(
-        producer="s3",
-        image_id="a" * 32,
-        bucket="catalens",
-        key="summer sale/red dress #2.jpg",
-        etag="abc",
-        size=10,
-    )
-    assert uploaded.uri == "s3://catalens/summer%20sale/red%20dress%20%232.jpg"
-    detected = ObjectsDetected(
-        producer="detector",
-        image_id=uploaded.image_id,
-        image_uri=uploaded.uri,
-        width=10,
-        height=10,
-        detector={"backend": "b", "name": "n", "version": "v"},
-        objects=[],
-    )
-    assert s3_key(detected.image_uri, "catalens") == "summer sale/red dress #2.jpg"
-    assert s3_key(s3_uri("other", "x"), "catalens") is None
 
 
 def test_what_encode_wrote_decodes_in_one_pass_to_the_same_message() -> None:
