@@ -28,7 +28,8 @@ from core.paths import REPO_ROOT
 log = logging.getLogger("bench.query")
 
 ROUNDS = 5  # timing rounds per system, alternating between systems
-PAUSE_S = 0.05  # before each system's turn in a round
+PAUSE_S = 0.05  # before each round
+BLOCK, BLOCK_WARMUP = 10, 3  # queries timed per turn, untimed ones before them
 PEERS = ("catalens", "faiss", "hnswlib", "usearch", "scann", "lancedb", "milvus", "pgvector")
 HEADER = [
     "vectors",
@@ -91,9 +92,12 @@ def run_peers(
     """Every named system at len(data) vectors. `measured` (system -> (n, build s) at a smaller
     size, updated here) projects builds: one projected past `limit_s` is not run, unless it is
     in `always`. All systems are built and swept first and kept open; then `rounds` timing
-    rounds alternate between them (each round every query once per picked setting; round r
-    starts with the r-th system, so none always follows the same one), so a noisy minute on the
-    shared cores falls on every system alike. Python's garbage collector is off while timing."""
+    rounds run every query once per picked setting of every system, in blocks of `BLOCK`
+    queries that alternate between the systems (block b of round r starts with system
+    r + b, so none always follows the same one; each turn re-warms with `BLOCK_WARMUP`
+    untimed queries): a stall of the shared cores lasting a few milliseconds falls on every
+    system alike instead of on whichever system's whole round it hit, which decided p99 at
+    1M. Python's garbage collector is off while timing."""
     n = len(data)
     results: dict[str, PeerResult] = {}
     ready: dict[str, Prepared] = {}
@@ -117,14 +121,17 @@ def run_peers(
     try:
         for r in range(rounds):
             log.info("timing round %d of %d", r + 1, rounds)
-            order = list(ready)
-            for name in order[r % len(order) :] + order[: r % len(order)] if order else []:
-                time.sleep(PAUSE_S)  # the last system's background threads settle first
-                try:
-                    time_round(ready[name], queries)
-                except Exception as exc:
-                    results[name] = _failed(name, ready[name].peer, n, exc)
-                    ready.pop(name).peer.close()
+            time.sleep(PAUSE_S)  # background threads (LanceDB, Milvus) settle first
+            for b, lo in enumerate(range(0, len(queries), BLOCK)):
+                order = list(ready)  # a system that failed has left it
+                if not order:
+                    break
+                for name in order[(r + b) % len(order) :] + order[: (r + b) % len(order)]:
+                    try:
+                        time_round(ready[name], queries[lo : lo + BLOCK], BLOCK_WARMUP)
+                    except Exception as exc:
+                        results[name] = _failed(name, ready[name].peer, n, exc)
+                        ready.pop(name).peer.close()
     finally:
         gc.enable()
     for name, prepared in ready.items():

@@ -241,10 +241,11 @@ def prepare_peer(peer: Peer, data: np.ndarray, queries: np.ndarray, truth: np.nd
     return Prepared(peer, result, chosen, build_s, memory, [[] for _ in chosen])
 
 
-def time_round(prepared: Prepared, queries: np.ndarray) -> None:
-    """One timing round: every query once, one at a time, at each picked setting."""
+def time_round(prepared: Prepared, queries: np.ndarray, warmup: int = WARMUP) -> None:
+    """One timing turn: every query once, one at a time, at each picked setting (after
+    `warmup` untimed ones)."""
     for (_, point), times in zip(prepared.chosen, prepared.times, strict=True):
-        times += single_times(prepared.peer, queries, point.setting)
+        times += single_times(prepared.peer, queries, point.setting, warmup)
 
 
 def finish_peer(prepared: Prepared, queries: np.ndarray, new: np.ndarray) -> PeerResult:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import peers_fresh, query_peers
+from bench import peers_fresh, peers_report, query_peers
 from bench.peers_faiss import grid
 from bench.peers_fresh import freshness, until_visible
 from bench.peers_plot import pareto
@@ -235,9 +235,14 @@ def test_timing_rounds_alternate_between_systems_in_turn_and_every_round_counts(
     data, queries = Generator(spec).sample(300, seed=2), Generator(spec).sample(30, seed=1)
     truth = exact_top_k(data, queries, 10)
     results = run_peers(["a", "b"], data, queries, truth, data[:5], {}, 60.0, rounds=3)
-    timed = log[-2 * 3 * (query_peers.WARMUP + 30) :]  # the rounds follow both sweeps
-    blocks = [timed[i] for i in range(0, len(timed), query_peers.WARMUP + 30)]
-    assert blocks == ["a", "b", "b", "a", "a", "b"]  # round r starts with the r-th system
+    turn = peers_report.BLOCK_WARMUP + peers_report.BLOCK  # one system's searches in a block
+    timed = log[-2 * 3 * 30 // peers_report.BLOCK * turn :]  # the rounds follow both sweeps
+    turns = [timed[i : i + turn] for i in range(0, len(timed), turn)]
+    assert all(len(set(t)) == 1 for t in turns)  # a turn is one system's
+    # block b of round r starts with system r + b: three blocks of 10 queries a round
+    starts = "".join(t[0] for t in turns[::2])
+    assert starts == "aba" + "bab" + "aba"
+    assert "".join(t[0] for t in turns) == "abbaab" + "baabba" + "abbaab"
     assert [r.system for r in results] == ["a", "b"] and all(r.rows[0].p99_ms for r in results)
 
 
