@@ -188,6 +188,11 @@ def _num(value: float | None, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
 
+def _ms(value: float | None) -> str:
+    """Milliseconds: 3 decimals below 1 ms (at 1M the systems differ by hundredths)."""
+    return _num(value, "{:.3f}" if value is not None and value < 1 else "{:.2f}")
+
+
 def cells(row: PeerRow) -> list[str]:
     system = f"**{row.system}**" if row.system == "catalens" else row.system
     return [
@@ -197,8 +202,8 @@ def cells(row: PeerRow) -> list[str]:
         row.setting,
         row.target,
         _num(row.recall, "{:.3f}"),
-        _num(row.p50_ms, "{:.2f}"),
-        _num(row.p99_ms, "{:.2f}"),
+        _ms(row.p50_ms),
+        _ms(row.p99_ms),
         _num(row.qps, "{:,.0f}"),
         _num(row.build_s, "{:.1f}"),
         _num(row.memory_mb, "{:,.0f}"),
