@@ -19,6 +19,7 @@ from bench.query_data import Generator, Synthetic, exact_top_k, normalise
 from bench.query_peers import (
     PeerRow,
     Point,
+    RssPeer,
     bench_peer,
     best,
     pick,
@@ -26,7 +27,7 @@ from bench.query_peers import (
 )
 
 
-class ExactPeer:
+class ExactPeer(RssPeer):
     """Brute force over what was added; `setting` = how many of the top 10 to return (so
     recall grows with it); inserts become visible after `lag` searches."""
 
@@ -46,9 +47,6 @@ class ExactPeer:
         top[:, setting:] = -1
         return top
 
-    def rows(self, found: Any) -> np.ndarray:
-        return np.asarray(found, dtype=np.int64)
-
     def add(self, vectors: np.ndarray, first_id: int) -> None:
         assert first_id == len(self.data)
         self.data = np.vstack([self.data, vectors])
@@ -56,9 +54,6 @@ class ExactPeer:
 
     def memory_mb(self) -> float | None:
         return self.data.nbytes / 2**20
-
-    def close(self) -> None:
-        pass
 
 
 def points(*pairs: tuple[float, float]) -> list[Point]:
